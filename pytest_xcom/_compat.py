@@ -1,0 +1,316 @@
+"""Every touch point with Airflow internals, and every Airflow-version branch, lives here.
+
+The rest of pytest-xcom talks to Airflow only through the functions below, so that supporting a
+new Airflow release means reading (and changing) this one module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.machinery
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+AIRFLOW_DISTRIBUTIONS = ("apache-airflow", "apache-airflow-core", "apache-airflow-task-sdk")
+
+
+def airflow_version() -> str:
+    """The installed Airflow version, read without importing Airflow."""
+    for name in ("apache-airflow", "apache-airflow-core"):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "not installed"
+
+
+def schema_fingerprint() -> str:
+    """What the migrated schema depends on: every installed Airflow distribution and SQLAlchemy."""
+    parts = []
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name.startswith("apache-airflow") or name == "sqlalchemy":
+            parts.append(f"{name}=={dist.version}")
+    return ";".join(sorted(set(parts)))
+
+
+# --------------------------------------------------------------------------------------------
+# Metadata DB
+# --------------------------------------------------------------------------------------------
+
+
+def sql_alchemy_conn() -> str:
+    from airflow import settings
+
+    return str(settings.SQL_ALCHEMY_CONN)
+
+
+def dispose_engines() -> None:
+    """Close every pooled DB connection, sync and async, so the DB file can be replaced."""
+    from airflow import settings
+
+    if settings.Session is not None:
+        settings.Session.remove()
+    if settings.engine is not None:
+        settings.engine.dispose()
+    async_engine = getattr(settings, "async_engine", None)
+    if async_engine is not None:
+        async_engine.sync_engine.dispose()
+
+
+def initdb() -> None:
+    """Create the full, migrated metadata schema (ORM create_all plus alembic stamp)."""
+    from airflow.utils import db
+
+    with _quiet_loggers("alembic", "airflow.utils.db"):
+        db.initdb()
+
+
+@contextlib.contextmanager
+def create_session() -> Iterator[Any]:
+    from airflow.utils.session import create_session as _create_session
+
+    with _create_session() as session:
+        yield session
+
+
+@contextlib.contextmanager
+def _quiet_loggers(*names: str) -> Iterator[None]:
+    import logging
+
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+# --------------------------------------------------------------------------------------------
+# DAG files and DAG structure
+# --------------------------------------------------------------------------------------------
+
+
+def dag_class() -> type:
+    from airflow.sdk import DAG
+
+    return DAG
+
+
+def import_dag_file(path: str, module_name: str) -> tuple[ModuleType, list[Any]]:
+    """Import a DAG file as Airflow's DAG processor does; return the module and its DAGs.
+
+    DAGs bound to module globals and DAGs made by ``@dag`` functions called at module level
+    (which Airflow auto-registers) are both found.
+    """
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    DAG = dag_class()
+    loader = importlib.machinery.SourceFileLoader(module_name, path)
+    spec = importlib.util.spec_from_loader(module_name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = path
+    DagContext.autoregistered_dags.clear()
+    DagContext.current_autoregister_module_name = module_name
+    sys.modules[module_name] = module
+    try:
+        loader.exec_module(module)
+        found = [obj for obj in module.__dict__.values() if isinstance(obj, DAG)]
+        for dag, _mod in list(DagContext.autoregistered_dags):
+            if dag not in found:
+                found.append(dag)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    finally:
+        DagContext.current_autoregister_module_name = None
+        DagContext.autoregistered_dags.clear()
+    for dag in found:
+        dag.fileloc = path
+    return module, found
+
+
+def is_mapped(task: Any) -> bool:
+    """A task is mapped when it is expanded itself or sits inside a mapped task group."""
+    if getattr(task, "is_mapped", False):
+        return True
+    return task.get_closest_mapped_task_group() is not None
+
+
+@contextlib.contextmanager
+def dag_registered_for_test(dag: Any, dags_folder: str) -> Iterator[None]:
+    """Make ``dag.test()`` register exactly this DAG instead of parsing the dags folder.
+
+    Airflow 3.3's ``dag.test()`` syncs the DAG bundle from the dags folder and only then can
+    create a run. Handing it a bag that holds just this DAG serializes it into the metadata DB
+    without importing any other file.
+    """
+    from airflow.dag_processing import dagbag as dagbag_module
+
+    class _SingleDagBag(dagbag_module.DagBag):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(dag_folder=dags_folder, collect_dags=False)
+            self.bag_dag(dag)
+
+    original = dagbag_module.BundleDagBag
+    dagbag_module.BundleDagBag = _SingleDagBag  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        dagbag_module.BundleDagBag = original  # type: ignore[misc]
+
+
+def run_dag_test(dag: Any, *, logical_date: datetime, conf: dict[str, Any] | None) -> Any:
+    """Run ``dag.test()`` with a deterministic run id; returns the DagRun."""
+    # run_after defaults to "now" and feeds the run id; pin it so run ids are reproducible.
+    return dag.test(logical_date=logical_date, run_after=logical_date, run_conf=conf)
+
+
+def task_instances(dag_id: str, run_id: str) -> list[tuple[str, int, str | None]]:
+    """(task_id, map_index, state) of every task instance of a run, straight from the DB."""
+    from airflow.models.taskinstance import TaskInstance
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
+            )
+        ).all()
+    return [(task_id, map_index, str(state.value if hasattr(state, "value") else state) if state else None)
+            for task_id, map_index, state in rows]
+
+
+def dag_run_state(dag_run: Any) -> str:
+    state = dag_run.state
+    return str(getattr(state, "value", state))
+
+
+# --------------------------------------------------------------------------------------------
+# XCom serialization and backends
+# --------------------------------------------------------------------------------------------
+
+
+def base_xcom_class() -> type:
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    return BaseXCom
+
+
+def serialize_payload(value: Any) -> Any:
+    """The JSON-ready form Airflow's own XCom serialization gives a value (Task SDK serde)."""
+    from airflow.sdk.serde import serialize
+
+    return serialize(value)
+
+
+def deserialize_payload(payload: Any) -> Any:
+    from airflow.sdk.serde import deserialize
+
+    return deserialize(payload)
+
+
+def _xcom_holders() -> list[ModuleType]:
+    """Modules that hold a reference to the resolved XCom backend class."""
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time import xcom as xcom_module
+
+    return [xcom_module, task_runner]
+
+
+def resolved_xcom_backend() -> type:
+    from airflow.sdk.execution_time import xcom as xcom_module
+
+    return xcom_module.XCom  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def xcom_backend_replaced(backend: type) -> Iterator[None]:
+    """Re-point every reference to the resolved XCom class (resolved once at import) to ``backend``."""
+    holders = _xcom_holders()
+    originals = [module.XCom for module in holders]  # type: ignore[attr-defined]
+    for module in holders:
+        module.XCom = backend  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module, original in zip(holders, originals):
+            module.XCom = original  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------------
+# The interception points (Task SDK in-process supervisor)
+# --------------------------------------------------------------------------------------------
+
+XCOM_MESSAGES = (
+    "SetXCom",
+    "GetXCom",
+    "GetXComCount",
+    "GetXComSequenceItem",
+    "GetXComSequenceSlice",
+    "DeleteXCom",
+)
+
+
+def message_type(msg: Any) -> str:
+    return type(msg).__name__
+
+
+def is_error_response(response: Any) -> bool:
+    return type(response).__name__ == "ErrorResponse"
+
+
+@contextlib.contextmanager
+def patched(owner: Any, name: str, factory: Callable[[Any], Any]) -> Iterator[None]:
+    """Replace ``owner.name`` with ``factory(original)`` for the duration of the block."""
+    original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+    wrapped = factory(original)
+    setattr(owner, name, wrapped)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def comms_class() -> type:
+    from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms
+
+    return InProcessSupervisorComms
+
+
+def comms_task_instance(comms: Any) -> tuple[str, int]:
+    """(task_id, map_index) of the task instance that owns an in-process comms channel."""
+    ti = comms.supervisor.ti
+    return ti.task_id, ti.map_index
+
+
+def supervisor_class() -> type:
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
+
+    return InProcessTestSupervisor
+
+
+def runtime_task_instance_class() -> type:
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    return RuntimeTaskInstance
+
+
+def xcom_arg_classes() -> list[type]:
+    """XComArg classes whose ``resolve`` reads upstream XComs as task arguments."""
+    from airflow.sdk.definitions import xcom_arg
+
+    return [
+        getattr(xcom_arg, name)
+        for name in ("PlainXComArg", "MapXComArg", "ZipXComArg", "ConcatXComArg")
+        if hasattr(xcom_arg, name)
+    ]

@@ -1,0 +1,131 @@
+"""The isolated Airflow environment: built before Airflow is imported, undone at the end.
+
+Whatever AIRFLOW_HOME, airflow.cfg or AIRFLOW__DATABASE__SQL_ALCHEMY_CONN say, a pytest session
+with pytest-xcom points Airflow at its own throwaway home, dags folder and metadata DB.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+# Settings that would let the user's real environment leak into the harness: their DB, their
+# secrets backend (network), their bundles (imports of unrelated files), remote logging.
+_REMOVED = (
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_ENGINE_ARGS",
+    "AIRFLOW__SECRETS__BACKEND",
+    "AIRFLOW__SECRETS__BACKEND_KWARGS",
+    "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST",
+    "AIRFLOW__CORE__UNIT_TEST_MODE",
+    "_AIRFLOW_SKIP_DB_TESTS",
+)
+
+
+class IsolationError(RuntimeError):
+    """Airflow was already configured for another metadata DB before the harness could isolate it."""
+
+
+@dataclass
+class IsolatedAirflow:
+    """The throwaway Airflow home of one pytest process."""
+
+    root: Path
+    db_url: str
+    saved_env: dict[str, Optional[str]] = field(default_factory=dict)
+    depth: int = 1
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def dags_folder(self) -> Path:
+        return self.root / "dags"
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "airflow.db"
+
+    @property
+    def embedded(self) -> bool:
+        return self.db_url.startswith("sqlite:")
+
+
+_active: Optional[IsolatedAirflow] = None
+
+
+def memory_dir() -> str:
+    """A directory on a memory filesystem when the OS has one (Linux /dev/shm), else temp."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return str(shm)
+    return tempfile.gettempdir()
+
+
+def active() -> Optional[IsolatedAirflow]:
+    return _active
+
+
+def isolate() -> IsolatedAirflow:
+    """Point Airflow at a fresh home and in-memory DB; nested pytest sessions share the outer one."""
+    global _active
+    if _active is not None:
+        _active.depth += 1
+        return _active
+    root = Path(tempfile.mkdtemp(prefix=f"pytest-xcom-{os.getpid()}-", dir=memory_dir()))
+    db_url = f"sqlite:///{root / 'airflow.db'}"
+    _refuse_if_airflow_configured_elsewhere(db_url)
+    iso = IsolatedAirflow(root=root, db_url=db_url)
+    iso.home.mkdir()
+    iso.dags_folder.mkdir()
+    wanted = {
+        "AIRFLOW_HOME": str(iso.home),
+        "AIRFLOW_CONFIG": str(iso.home / "airflow.cfg"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(iso.dags_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__XCOM_BACKEND": "airflow.sdk.bases.xcom.BaseXCom",
+        "AIRFLOW__LOGGING__REMOTE_LOGGING": "False",
+    }
+    for name in (*wanted, *_REMOVED):
+        iso.saved_env[name] = os.environ.get(name)
+    for name in _REMOVED:
+        os.environ.pop(name, None)
+    os.environ.update(wanted)
+    _active = iso
+    return iso
+
+
+def release(iso: IsolatedAirflow) -> None:
+    """Undo :func:`isolate` once the outermost session that asked for it ends."""
+    global _active
+    iso.depth -= 1
+    if iso.depth > 0:
+        return
+    for name, value in iso.saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    shutil.rmtree(iso.root, ignore_errors=True)
+    _active = None
+
+
+def _refuse_if_airflow_configured_elsewhere(db_url: str) -> None:
+    settings = sys.modules.get("airflow.settings")
+    configured = getattr(settings, "SQL_ALCHEMY_CONN", None) if settings else None
+    if configured and configured != db_url:
+        raise IsolationError(
+            "Airflow was imported before pytest-xcom could isolate it, and it is configured for "
+            f"the metadata DB {configured!r}. pytest-xcom refuses to run tests there. Make sure "
+            "nothing imports airflow before pytest loads its plugins (a sitecustomize, a plugin "
+            "loaded with -p before xcom, or code run at interpreter start-up)."
+        )

@@ -1,0 +1,78 @@
+"""The object behind the ``xcom`` fixture: runs DAGs and answers queries about the last run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from pytest_xcom import loader, runner
+from pytest_xcom.record import RUN_API, XComRun
+
+
+class NoRunError(RuntimeError):
+    """A query was made on ``xcom`` before any ``xcom.run(...)`` in this test."""
+
+
+class XComHarness:
+    """Runs DAGs with recording on; every XComRun query is also available here for the last run."""
+
+    def __init__(self, *, dags_folder: Path) -> None:
+        self._dags_folder = dags_folder
+        self._added_paths: list[str] = []
+        self.runs: list[XComRun] = []
+
+    def run(
+        self,
+        dag: Any,
+        *,
+        logical_date: runner.DateLike = None,
+        conf: Optional[dict[str, Any]] = None,
+        backend: Optional[str] = None,
+        freeze_time: Any = None,
+    ) -> XComRun:
+        """Run ``dag`` once through ``dag.test()`` on this test's isolated metadata DB."""
+        if backend is not None:
+            raise NotImplementedError(
+                f"xcom.run(backend={backend!r}) is not supported yet in this pytest-xcom version: "
+                "runs use Airflow's metadata-DB XCom backend"
+            )
+        if freeze_time is not None:
+            raise NotImplementedError(
+                "xcom.run(freeze_time=...) is not supported yet in this pytest-xcom version"
+            )
+        run = runner.run_dag(dag, logical_date=logical_date, conf=conf, dags_folder=self._dags_folder)
+        self.runs.append(run)
+        return run
+
+    def load_dag(self, path: Union[str, Path], dag_id: Optional[str] = None) -> Any:
+        """Import a DAG file and return its DAG (``dag_id`` picks one when it has several)."""
+        dag, added = loader.load_dag(path, dag_id)
+        self._added_paths.extend(added)
+        return dag
+
+    @property
+    def last_run(self) -> XComRun:
+        if not self.runs:
+            raise NoRunError(
+                "no DAG run yet in this test: call xcom.run(dag) before querying or asserting on xcom"
+            )
+        return self.runs[-1]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in RUN_API:
+            return getattr(self.last_run, name)
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(RUN_API))
+
+    def close(self) -> None:
+        """Undo what loading DAG files changed in this process (sys.path entries)."""
+        for entry in self._added_paths:
+            if entry in sys.path:
+                sys.path.remove(entry)
+        self._added_paths.clear()
+
+    def __repr__(self) -> str:
+        return f"<XComHarness runs={len(self.runs)}>"

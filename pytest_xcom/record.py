@@ -1,0 +1,371 @@
+"""The record of one DAG run's XCom traffic, and the queries over it. Pure Python: no Airflow."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Optional
+from unittest.mock import ANY
+
+from pytest_xcom import assertions
+from pytest_xcom.sizes import SizeLike
+
+RETURN_KEY = "return_value"
+
+
+class XComLookupError(LookupError):
+    """A query asked for a task, key or map index the run does not have."""
+
+    def __str__(self) -> str:  # LookupError quotes its argument; show the sentence as written
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class XComPush:
+    """One XCom written by a task instance."""
+
+    task_id: str
+    map_index: int
+    key: str
+    value: Any
+    size: int
+    stored: Any
+    stored_size: int
+    offloaded: bool
+    json_serializable: bool
+    type_name: str = ""
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class XComPull:
+    """One XCom read by a task instance (``kind``: "explicit" or "argument")."""
+
+    task_id: str
+    map_index: int
+    source_task_id: str
+    source_map_index: Optional[int]
+    key: str
+    kind: str
+    found: bool
+    task_ids_explicit: bool = True
+
+
+@dataclass(frozen=True)
+class XComDelete:
+    """One XCom deleted, with the task instance that deleted it (None: the harness/Airflow)."""
+
+    task_id: str
+    map_index: Optional[int]
+    key: str
+    by_task_id: Optional[str] = None
+    by_map_index: Optional[int] = None
+    purged: bool = False
+
+
+class Pushes(list):  # type: ignore[type-arg]
+    """The XComs one task pushed: a list of :class:`XComPush` with a few helpers."""
+
+    def __init__(self, task_id: str, pushes: list[XComPush], mapped: bool) -> None:
+        super().__init__(pushes)
+        self.task_id = task_id
+        self.mapped = mapped
+
+    @property
+    def keys(self) -> set[str]:
+        return {push.key for push in self}
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """key -> value; for a mapped task key -> list of values ordered by map_index."""
+        if not self.mapped:
+            return {push.key: push.value for push in self}
+        result: dict[str, list[Any]] = {}
+        for push in sorted(self, key=lambda p: p.map_index):
+            result.setdefault(push.key, []).append(push.value)
+        return result
+
+    def get(self, key: str = RETURN_KEY, map_index: Optional[int] = None) -> XComPush:
+        """The single push of ``key`` (at ``map_index``); a clear error if absent or ambiguous."""
+        matches = [p for p in self if p.key == key and (map_index is None or p.map_index == map_index)]
+        if not matches:
+            where = f" at map_index={map_index}" if map_index is not None else ""
+            raise XComLookupError(
+                f"task {self.task_id!r} pushed no XCom with key {key!r}{where}; "
+                f"it pushed: {_describe_keys(self)}"
+            )
+        indexes = sorted({p.map_index for p in matches})
+        if len(indexes) > 1:
+            raise XComLookupError(
+                f"task {self.task_id!r} pushed key {key!r} at {len(indexes)} map indexes "
+                f"{indexes}; pass map_index= to pick one"
+            )
+        return matches[-1]  # a re-push overwrites: the last one is what the DB holds
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """How a mapped task expanded."""
+
+    task_id: str
+    map_indexes: list[int]
+    values: list[Any]
+    states: list[Optional[str]]
+
+    @property
+    def count(self) -> int:
+        return len(self.map_indexes)
+
+
+@dataclass
+class XComRun:
+    """Everything one DAG run did with XCom, with queries and assertions over it."""
+
+    dag_id: str
+    run_id: str
+    logical_date: Optional[datetime]
+    state: str
+    task_states: dict[str, Any]
+    failures: dict[str, str]
+    pushes: list[XComPush]
+    pulls: list[XComPull]
+    deletes: list[XComDelete]
+    task_ids: tuple[str, ...] = ()
+    mapped_task_ids: frozenset[str] = frozenset()
+    backend: str = "db"
+    duration: float = 0.0
+    policy_violations: list[str] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "success"
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def _check_task(self, task_id: str) -> None:
+        if task_id in self.task_ids or not self.task_ids:
+            return
+        close = difflib.get_close_matches(task_id, self.task_ids, n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise XComLookupError(
+            f"task {task_id!r} is not in DAG {self.dag_id!r}{hint} "
+            f"Its tasks are: {', '.join(self.task_ids)}"
+        )
+
+    def is_mapped(self, task_id: str) -> bool:
+        self._check_task(task_id)
+        return task_id in self.mapped_task_ids
+
+    def effective_pushes(self) -> list[XComPush]:
+        """The last push per (task, map index, key): what the metadata DB holds after the run."""
+        latest: dict[tuple[str, int, str], XComPush] = {}
+        for push in self.pushes:
+            latest[(push.task_id, push.map_index, push.key)] = push
+        deleted = {(d.task_id, d.map_index, d.key) for d in self.deletes}
+        return [p for k, p in latest.items() if k not in deleted and (k[0], None, k[2]) not in deleted]
+
+    def pushed_by(self, task_id: str, *, map_index: Optional[int] = None) -> Pushes:
+        self._check_task(task_id)
+        pushes = [
+            p
+            for p in self.pushes
+            if p.task_id == task_id and (map_index is None or p.map_index == map_index)
+        ]
+        return Pushes(task_id, pushes, mapped=task_id in self.mapped_task_ids)
+
+    def pulled_by(self, task_id: str, *, map_index: Optional[int] = None) -> list[XComPull]:
+        self._check_task(task_id)
+        return [
+            p for p in self.pulls if p.task_id == task_id and (map_index is None or p.map_index == map_index)
+        ]
+
+    def _reads_of(self, task_id: str, key: str, map_index: Optional[int] = None) -> list[XComPull]:
+        return [
+            p
+            for p in self.pulls
+            if p.found
+            and p.source_task_id == task_id
+            and p.key == key
+            and (map_index is None or p.source_map_index in (None, map_index))
+        ]
+
+    def consumers(self, task_id: str, key: str = RETURN_KEY) -> set[str]:
+        """Ids of the tasks that read that XCom, explicitly or as an argument."""
+        self._check_task(task_id)
+        return {p.task_id for p in self._reads_of(task_id, key)}
+
+    def consumer_instances(self, task_id: str, key: str = RETURN_KEY) -> set[tuple[str, int]]:
+        self._check_task(task_id)
+        return {(p.task_id, p.map_index) for p in self._reads_of(task_id, key)}
+
+    def _select(self, task_id: str, key: str, map_index: Optional[int]) -> list[XComPush]:
+        """Effective pushes of (task, key[, map_index]) ordered by map index; error if none."""
+        self._check_task(task_id)
+        found = sorted(
+            (
+                p
+                for p in self.effective_pushes()
+                if p.task_id == task_id and p.key == key and (map_index is None or p.map_index == map_index)
+            ),
+            key=lambda p: p.map_index,
+        )
+        if not found and not (map_index is None and task_id in self.mapped_task_ids):
+            where = f" at map_index={map_index}" if map_index is not None else ""
+            raise XComLookupError(
+                f"task {task_id!r} pushed no XCom with key {key!r}{where}; "
+                f"it pushed: {_describe_keys(self.pushed_by(task_id))}"
+            )
+        return found
+
+    def value(self, task_id: str, key: str = RETURN_KEY, *, map_index: Optional[int] = None) -> Any:
+        """The value; for a mapped task with map_index=None, the values ordered by map_index."""
+        found = self._select(task_id, key, map_index)
+        if map_index is None and task_id in self.mapped_task_ids:
+            return [p.value for p in found]
+        return found[-1].value
+
+    def size(self, task_id: str, key: str = RETURN_KEY, *, map_index: Optional[int] = None) -> int:
+        """Serialized bytes (summed over map indexes for a mapped task with map_index=None)."""
+        return sum(p.size for p in self._select(task_id, key, map_index))
+
+    def stored_size(self, task_id: str, key: str = RETURN_KEY, *, map_index: Optional[int] = None) -> int:
+        """Bytes the metadata DB row holds (summed over map indexes when map_index=None)."""
+        return sum(p.stored_size for p in self._select(task_id, key, map_index))
+
+    def expansions(self, task_id: str) -> Expansion:
+        self._check_task(task_id)
+        if task_id not in self.mapped_task_ids:
+            mapped = ", ".join(sorted(self.mapped_task_ids)) or "none"
+            raise XComLookupError(
+                f"task {task_id!r} is not mapped, so it has no expansions "
+                f"(mapped tasks in {self.dag_id!r}: {mapped})"
+            )
+        states = self.task_states.get(task_id, [])
+        if not isinstance(states, list):
+            states = []
+        indexes = list(range(len(states)))
+        by_index = {
+            p.map_index: p.value
+            for p in self.effective_pushes()
+            if p.task_id == task_id and p.key == RETURN_KEY
+        }
+        return Expansion(
+            task_id=task_id,
+            map_indexes=indexes,
+            values=[by_index[i] for i in indexes if i in by_index],
+            states=list(states),
+        )
+
+    def manifest(self) -> dict[str, Any]:
+        from pytest_xcom.manifest import build_manifest
+
+        return build_manifest(self)
+
+    def report(self) -> str:
+        from pytest_xcom.report import text_report
+
+        return text_report(self)
+
+    # -- assertions ------------------------------------------------------------------------
+
+    def assert_succeeded(self) -> None:
+        __tracebackhide__ = True
+        assertions.assert_succeeded(self)
+
+    def assert_pushed(
+        self, task_id: str, key: str = RETURN_KEY, value: Any = ANY, *, map_index: Optional[int] = None
+    ) -> None:
+        __tracebackhide__ = True
+        assertions.assert_pushed(self, task_id, key, value, map_index=map_index)
+
+    def assert_not_pushed(self, task_id: str, key: Optional[str] = None) -> None:
+        __tracebackhide__ = True
+        assertions.assert_not_pushed(self, task_id, key)
+
+    def assert_pulled(self, task_id: str, source_task_id: str, key: str = RETURN_KEY) -> None:
+        __tracebackhide__ = True
+        assertions.assert_pulled(self, task_id, source_task_id, key)
+
+    def assert_exclusive(self, task_id: str, key: str = RETURN_KEY, *, consumers: Any) -> None:
+        __tracebackhide__ = True
+        assertions.assert_exclusive(self, task_id, key, consumers=consumers)
+
+    def assert_max_size(self, limit: SizeLike, *, task_id: Optional[str] = None, stored: bool = False) -> None:
+        __tracebackhide__ = True
+        assertions.assert_max_size(self, limit, task_id=task_id, stored=stored)
+
+    def assert_json_serializable(self) -> None:
+        __tracebackhide__ = True
+        assertions.assert_json_serializable(self)
+
+    def assert_no_unused(self, *, ignore: Any = ()) -> None:
+        __tracebackhide__ = True
+        assertions.assert_no_unused(self, ignore=ignore)
+
+    def assert_expanded(self, task_id: str, count: int) -> None:
+        __tracebackhide__ = True
+        assertions.assert_expanded(self, task_id, count)
+
+    def assert_offloaded(self, task_id: str, key: str = RETURN_KEY, *, map_index: Optional[int] = None) -> None:
+        __tracebackhide__ = True
+        assertions.assert_storage(self, task_id, key, map_index=map_index, offloaded=True)
+
+    def assert_inline(self, task_id: str, key: str = RETURN_KEY, *, map_index: Optional[int] = None) -> None:
+        __tracebackhide__ = True
+        assertions.assert_storage(self, task_id, key, map_index=map_index, offloaded=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"<XComRun {self.dag_id} {self.run_id} state={self.state} "
+            f"pushes={len(self.pushes)} pulls={len(self.pulls)} deletes={len(self.deletes)}>"
+        )
+
+
+def _describe_keys(pushes: list[XComPush]) -> str:
+    if not pushes:
+        return "nothing"
+    by_key: dict[str, list[int]] = {}
+    for push in pushes:
+        by_key.setdefault(push.key, []).append(push.map_index)
+    parts = []
+    for key, indexes in sorted(by_key.items()):
+        mapped = [i for i in indexes if i >= 0]
+        parts.append(f"{key!r} (map indexes {sorted(set(mapped))})" if mapped else repr(key))
+    return ", ".join(parts)
+
+
+# Names of XComRun that the ``xcom`` fixture forwards to its last run.
+RUN_API = (
+    "dag_id",
+    "run_id",
+    "logical_date",
+    "state",
+    "succeeded",
+    "task_states",
+    "failures",
+    "pushes",
+    "pulls",
+    "deletes",
+    "pushed_by",
+    "pulled_by",
+    "consumers",
+    "consumer_instances",
+    "value",
+    "size",
+    "stored_size",
+    "expansions",
+    "manifest",
+    "report",
+    "assert_succeeded",
+    "assert_pushed",
+    "assert_not_pushed",
+    "assert_pulled",
+    "assert_exclusive",
+    "assert_max_size",
+    "assert_json_serializable",
+    "assert_no_unused",
+    "assert_expanded",
+    "assert_offloaded",
+    "assert_inline",
+)

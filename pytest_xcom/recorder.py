@@ -1,0 +1,245 @@
+"""The single interception point: every XCom message between task code and the supervisor.
+
+Under ``dag.test()`` task code reaches the (in-process) supervisor through
+``SUPERVISOR_COMMS.send(msg)``. Wrapping that one method sees every SetXCom, GetXCom,
+GetXComSequenceItem/Slice and DeleteXCom, with the task instance that sent it, including the lazy
+reads of mapped upstreams that never go through ``xcom_pull``. Three small markers add context the
+messages do not carry: whether a read happens inside ``XComArg.resolve`` (an argument) or
+``ti.xcom_pull`` (explicit), the raw value handed to the backend's ``serialize_value`` (the
+payload before any offloading), and the error of each task instance that failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import json
+import traceback
+from collections.abc import Iterator
+from typing import Any, Optional
+
+from pytest_xcom import _compat
+from pytest_xcom.record import XComDelete, XComPull, XComPush
+from pytest_xcom.sizes import json_size
+
+# "argument" inside XComArg.resolve, ("explicit", task_ids_given) inside ti.xcom_pull.
+_read_context: contextvars.ContextVar[Optional[tuple[str, bool]]] = contextvars.ContextVar(
+    "pytest_xcom_read_context", default=None
+)
+
+_NOT_SEEN = object()
+
+
+def _is_plain_json(value: Any) -> bool:
+    """True when ``value`` survives a strict JSON round trip unchanged (no serde needed)."""
+    try:
+        return bool(json.loads(json.dumps(value, allow_nan=False)) == value)
+    except (TypeError, ValueError, RecursionError):
+        return False
+
+
+def _sha256(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+class Recorder:
+    """Collects the XCom events of one DAG run."""
+
+    def __init__(self, backend: type) -> None:
+        self.backend = backend
+        self.pushes: list[XComPush] = []
+        self.pulls: list[XComPull] = []
+        self.deletes: list[XComDelete] = []
+        self.failures: dict[tuple[str, int], str] = {}
+        self._raw_values: dict[tuple[str, int, str], Any] = {}
+        self._purged = False
+        base = _compat.base_xcom_class()
+        # The default backend stores exactly the serde payload: no second serialization needed.
+        self._stores_payload = backend.serialize_value is base.serialize_value  # type: ignore[attr-defined]
+
+    # -- installing the interception -----------------------------------------------------
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_compat.patched(_compat.comms_class(), "send", self._wrap_send))
+            stack.enter_context(_compat.patched(_compat.supervisor_class(), "start", self._wrap_start))
+            stack.enter_context(
+                _compat.patched(_compat.runtime_task_instance_class(), "xcom_pull", _wrap_xcom_pull)
+            )
+            for cls in _compat.xcom_arg_classes():
+                if "resolve" in cls.__dict__:
+                    stack.enter_context(_compat.patched(cls, "resolve", _wrap_resolve))
+            stack.enter_context(_compat.xcom_backend_replaced(self._recording_backend()))
+            yield
+
+    def _recording_backend(self) -> type:
+        recorder = self
+        backend = self.backend
+
+        class RecordingXCom(backend):  # type: ignore[valid-type, misc]
+            @classmethod
+            def serialize_value(cls, value: Any, **kwargs: Any) -> Any:
+                stored = super().serialize_value(value, **kwargs)
+                where = (kwargs.get("task_id"), kwargs.get("map_index", -1), kwargs.get("key"))
+                recorder._raw_values[where] = value  # type: ignore[index]
+                return stored
+
+            @classmethod
+            def purge(cls, xcom: Any, *args: Any) -> None:
+                recorder._purged = True
+                super().purge(xcom, *args)
+
+        RecordingXCom.__name__ = backend.__name__
+        RecordingXCom.__qualname__ = backend.__qualname__
+        RecordingXCom.__module__ = backend.__module__
+        return RecordingXCom
+
+    def _wrap_send(self, original: Any) -> Any:
+        recorder = self
+
+        def send(comms: Any, msg: Any) -> Any:
+            response = original(comms, msg)
+            kind = _compat.message_type(msg)
+            if kind in _compat.XCOM_MESSAGES:
+                recorder.observe(_compat.comms_task_instance(comms), kind, msg, response)
+            return response
+
+        return send
+
+    def _wrap_start(self, original: Any) -> Any:
+        recorder = self
+        start = original.__func__
+
+        def wrapped(cls: type, *, what: Any, task: Any, **kwargs: Any) -> Any:
+            where = (what.task_id, what.map_index)
+            try:
+                result = start(cls, what=what, task=task, **kwargs)
+            except BaseException as exc:
+                recorder.failures[where] = _format_exception(exc)
+                raise
+            state = str(getattr(result.state, "value", result.state))
+            if result.error is not None and state not in ("success", "skipped", "deferred"):
+                recorder.failures[where] = _format_exception(result.error)
+            elif state == "success":
+                recorder.failures.pop(where, None)  # an earlier try failed, this one did not
+            return result
+
+        return classmethod(wrapped)
+
+    # -- turning messages into events --------------------------------------------------------
+
+    def observe(self, reader: tuple[str, int], kind: str, msg: Any, response: Any) -> None:
+        if kind == "SetXCom":
+            self._on_push(msg)
+        elif kind == "DeleteXCom":
+            self.deletes.append(
+                XComDelete(
+                    task_id=msg.task_id,
+                    map_index=msg.map_index,
+                    key=msg.key,
+                    by_task_id=reader[0],
+                    by_map_index=reader[1],
+                    purged=self._purged,
+                )
+            )
+            self._purged = False
+        elif kind == "GetXCom":
+            source_index = msg.map_index if msg.map_index is not None else -1
+            found = not _compat.is_error_response(response) and (
+                getattr(response, "value", None) is not None or self._was_pushed(msg.task_id, source_index, msg.key)
+            )
+            self._on_pull(reader, msg, source_index, found, default_kind="explicit")
+        elif kind == "GetXComSequenceSlice":
+            found = not _compat.is_error_response(response) and bool(getattr(response, "root", None))
+            self._on_pull(reader, msg, None, found, default_kind="explicit")
+        elif kind == "GetXComSequenceItem":
+            indexes = self._pushed_indexes(msg.task_id, msg.key)
+            found = not _compat.is_error_response(response)
+            if not found and msg.offset == len(indexes):
+                return  # iteration probing one past the end: how a lazy sequence stops, not a read
+            try:
+                source_index: Optional[int] = indexes[msg.offset]
+            except IndexError:
+                source_index = None
+            self._on_pull(reader, msg, source_index, found, default_kind="argument")
+        # GetXComCount reads only how many values exist, not a value: not a pull.
+
+    def _on_push(self, msg: Any) -> None:
+        stored = msg.value
+        map_index = msg.map_index if msg.map_index is not None else -1
+        raw = self._raw_values.pop((msg.task_id, map_index, msg.key), _NOT_SEEN)
+        if raw is _NOT_SEEN or self._stores_payload:
+            payload = stored
+        else:
+            payload = _compat.serialize_payload(raw)
+        value = _compat.deserialize_payload(payload)
+        original = value if raw is _NOT_SEEN else raw
+        self.pushes.append(
+            XComPush(
+                task_id=msg.task_id,
+                map_index=map_index,
+                key=msg.key,
+                value=value,
+                size=json_size(payload),
+                stored=stored,
+                stored_size=json_size(stored),
+                offloaded=stored != payload,
+                json_serializable=_is_plain_json(original),
+                type_name=type(original).__name__,
+                sha256=_sha256(payload),
+            )
+        )
+
+    def _on_pull(
+        self, reader: tuple[str, int], msg: Any, source_index: Optional[int], found: bool, default_kind: str
+    ) -> None:
+        context = _read_context.get()
+        kind, task_ids_given = context if context is not None else (default_kind, True)
+        self.pulls.append(
+            XComPull(
+                task_id=reader[0],
+                map_index=reader[1],
+                source_task_id=msg.task_id,
+                source_map_index=source_index,
+                key=msg.key,
+                kind=kind,
+                found=found,
+                task_ids_explicit=task_ids_given,
+            )
+        )
+
+    def _pushed_indexes(self, task_id: str, key: str) -> list[int]:
+        return sorted({p.map_index for p in self.pushes if p.task_id == task_id and p.key == key})
+
+    def _was_pushed(self, task_id: str, map_index: int, key: str) -> bool:
+        return any(p.task_id == task_id and p.map_index == map_index and p.key == key for p in self.pushes)
+
+
+def _format_exception(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def _wrap_resolve(original: Any) -> Any:
+    def resolve(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _read_context.set(("argument", True))
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _read_context.reset(token)
+
+    return resolve
+
+
+def _wrap_xcom_pull(original: Any) -> Any:
+    def xcom_pull(self: Any, task_ids: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if _read_context.get() is not None:  # resolving an argument: Airflow's read, not the user's
+            return original(self, task_ids, *args, **kwargs)
+        token = _read_context.set(("explicit", task_ids is not None))
+        try:
+            return original(self, task_ids, *args, **kwargs)
+        finally:
+            _read_context.reset(token)
+
+    return xcom_pull

@@ -1,0 +1,109 @@
+"""Runs one DAG through ``dag.test()`` with recording on and turns the result into an XComRun."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from pytest_xcom import _compat
+from pytest_xcom.record import XComRun
+from pytest_xcom.recorder import Recorder
+
+DEFAULT_LOGICAL_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+DateLike = Union[datetime, str, None]
+
+
+class DagRunError(RuntimeError):
+    """The DAG run could not even start (invalid DAG, cycle, metadata DB not reachable)."""
+
+
+def coerce_logical_date(value: DateLike) -> datetime:
+    if value is None:
+        return DEFAULT_LOGICAL_DATE
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"logical_date {value!r} is not an ISO 8601 date or datetime "
+                "(e.g. '2026-01-01' or '2026-01-01T06:00:00+00:00')"
+            ) from None
+    if not isinstance(value, datetime):
+        raise TypeError(f"logical_date must be a datetime or an ISO string, not {type(value).__name__}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def check_conf(conf: Optional[dict[str, Any]]) -> None:
+    if conf is None:
+        return
+    if not isinstance(conf, dict):
+        raise TypeError(f"conf must be a dict of JSON values, not {type(conf).__name__}")
+    try:
+        json.dumps(conf)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"conf must be JSON-serializable, as Airflow stores it in the dag_run table: {exc}"
+        ) from None
+
+
+def run_dag(dag: Any, *, logical_date: DateLike, conf: Optional[dict[str, Any]], dags_folder: Path) -> XComRun:
+    """Run ``dag`` once and return the record of its XCom traffic."""
+    if not isinstance(dag, _compat.dag_class()):
+        raise TypeError(
+            f"xcom.run() takes an Airflow DAG object, not {type(dag).__name__}; "
+            "for a DAG file use xcom.run(xcom.load_dag('path/to/file.py'))"
+        )
+    date = coerce_logical_date(logical_date)
+    check_conf(conf)
+    recorder = Recorder(_compat.resolved_xcom_backend())
+    started = time.perf_counter()
+    try:
+        with recorder.installed(), _compat.dag_registered_for_test(dag, str(dags_folder)):
+            dag_run = _compat.run_dag_test(dag, logical_date=date, conf=conf)
+    except Exception as exc:
+        raise DagRunError(f"DAG {dag.dag_id!r} could not run: {type(exc).__name__}: {exc}") from exc
+    duration = time.perf_counter() - started
+    return _build_run(dag, dag_run, recorder, date, duration)
+
+
+def _build_run(dag: Any, dag_run: Any, recorder: Recorder, date: datetime, duration: float) -> XComRun:
+    mapped = frozenset(task_id for task_id, task in dag.task_dict.items() if _compat.is_mapped(task))
+    states: dict[str, Any] = {task_id: ([] if task_id in mapped else None) for task_id in dag.task_dict}
+    by_index: dict[str, dict[int, Optional[str]]] = {}
+    for task_id, map_index, state in _compat.task_instances(dag.dag_id, dag_run.run_id):
+        if task_id in mapped:
+            if map_index >= 0:
+                by_index.setdefault(task_id, {})[map_index] = state
+        else:
+            states[task_id] = state
+    for task_id, indexed in by_index.items():
+        states[task_id] = [indexed[i] for i in sorted(indexed)]
+    failures = {
+        (f"{task_id}[{map_index}]" if map_index >= 0 else task_id): text
+        for (task_id, map_index), text in recorder.failures.items()
+    }
+    return XComRun(
+        dag_id=dag.dag_id,
+        run_id=dag_run.run_id,
+        logical_date=date,
+        state=_compat.dag_run_state(dag_run),
+        task_states=states,
+        failures=failures,
+        pushes=recorder.pushes,
+        pulls=recorder.pulls,
+        deletes=recorder.deletes,
+        task_ids=tuple(dag.task_dict),
+        mapped_task_ids=mapped,
+        backend=_backend_name(recorder.backend),
+        duration=duration,
+    )
+
+
+def _backend_name(backend: type) -> str:
+    if backend is _compat.base_xcom_class():
+        return "db"
+    return f"{backend.__module__}.{backend.__qualname__}"

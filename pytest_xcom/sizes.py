@@ -1,0 +1,88 @@
+"""Size limits: parsing ("48KB", "64KiB", presets) and human-readable formatting."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Union
+
+SizeLike = Union[int, str]
+
+# Where the preset numbers come from (the README repeats this):
+# - airflow: Airflow 1.x/2.x's MAX_XCOM_SIZE constant, 48 KiB + 192 bytes = 49,344 bytes, the
+#   "48KB" limit people still quote.
+# - mysql: a MySQL/MariaDB BLOB/TEXT column holds at most 2**16 - 1 bytes, what XCom's value
+#   column held on MySQL before Airflow moved it to a JSON/LONGBLOB type.
+# - postgres: the largest value a PostgreSQL JSONB datum can hold is 255 MiB - 1 byte
+#   (JENTRY_OFFLENMASK = 0x0FFFFFFF, 268,435,455 bytes).
+# - sqlite: SQLite's default SQLITE_MAX_LENGTH, the largest string or BLOB, is 1,000,000,000 bytes.
+PRESETS: dict[str, int] = {
+    "airflow": 49_344,
+    "mysql": 65_535,
+    "postgres": 268_435_455,
+    "sqlite": 1_000_000_000,
+}
+
+_UNITS: dict[str, int] = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+
+_SIZE_RE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[a-zA-Z]*)\s*$")
+
+
+class SizeError(ValueError):
+    """A size limit that cannot be understood."""
+
+
+def parse_size(limit: SizeLike) -> int:
+    """Turn ``limit`` into bytes: an int, a string with a unit, or a preset name."""
+    if isinstance(limit, bool):
+        raise SizeError(f"size limit must be an int or a string such as '48KB', not {limit!r}")
+    if isinstance(limit, int):
+        if limit < 0:
+            raise SizeError(f"size limit must not be negative, got {limit}")
+        return limit
+    if not isinstance(limit, str):
+        raise SizeError(f"size limit must be an int or a string such as '48KB', not {limit!r}")
+    preset = PRESETS.get(limit.strip().lower())
+    if preset is not None:
+        return preset
+    match = _SIZE_RE.match(limit)
+    if match is None:
+        raise SizeError(_unknown_size_message(limit))
+    unit = match.group("unit").lower() or "b"
+    if unit not in _UNITS:
+        raise SizeError(_unknown_size_message(limit))
+    return int(float(match.group("number")) * _UNITS[unit])
+
+
+def _unknown_size_message(limit: str) -> str:
+    units = ", ".join(u.upper().replace("I", "i") for u in _UNITS)
+    presets = ", ".join(repr(p) for p in PRESETS)
+    return (
+        f"cannot read size limit {limit!r}: use bytes (e.g. 49344), a number with a unit "
+        f"({units}; e.g. '48KB', '64KiB', '1.5MB') or a preset ({presets})"
+    )
+
+
+def human(size: int) -> str:
+    """Bytes as people read them: '812 B', '47.9 KiB', '1.2 MiB'."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}"
+    return f"{size} B"  # pragma: no cover - loop always returns
+
+
+def json_size(payload: Any) -> int:
+    """Bytes of ``payload`` as a JSON column holds it (json.dumps with default settings)."""
+    return len(json.dumps(payload).encode("utf-8"))
