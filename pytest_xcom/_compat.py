@@ -7,9 +7,12 @@ new Airflow release means reading (and changing) this one module.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.machinery
 import importlib.util
+import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from importlib import metadata
@@ -171,8 +174,24 @@ def dag_registered_for_test(dag: Any, dags_folder: str) -> Iterator[None]:
 
 def run_dag_test(dag: Any, *, logical_date: datetime, conf: dict[str, Any] | None) -> Any:
     """Run ``dag.test()`` with a deterministic run id; returns the DagRun."""
-    # run_after defaults to "now" and feeds the run id; pin it so run ids are reproducible.
-    return dag.test(logical_date=logical_date, run_after=logical_date, run_conf=conf)
+    with warnings.catch_warnings():
+        # Airflow's in-process execution API imports starlette's test client, which warns about
+        # its own httpx dependency: noise from Airflow's machinery, not from the user's DAG.
+        warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+        # run_after defaults to "now" and feeds the run id; pin it so run ids are reproducible.
+        return dag.test(logical_date=logical_date, run_after=logical_date, run_conf=conf)
+
+
+@functools.cache
+def _airflow_dirs() -> tuple[str, ...]:
+    import airflow
+
+    return tuple(os.path.join(path, "") for path in airflow.__path__)
+
+
+def is_airflow_frame(filename: str) -> bool:
+    """Whether a traceback frame belongs to Airflow itself (task runner, operators, providers)."""
+    return filename.startswith(_airflow_dirs())
 
 
 def task_instances(dag_id: str, run_id: str) -> list[tuple[str, int, str | None]]:

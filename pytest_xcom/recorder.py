@@ -218,7 +218,19 @@ class Recorder:
 
 
 def _format_exception(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    """The traceback of a task's exception, without the frames of Airflow's own machinery."""
+    tb = traceback.TracebackException.from_exception(exc)
+    own = [frame for frame in tb.stack if not _compat.is_airflow_frame(frame.filename)]
+    hidden = len(tb.stack) - len(own)
+    tb.stack = traceback.StackSummary.from_list(own or tb.stack[-3:])
+    text = "".join(tb.format())
+    if hidden and own:
+        text = text.replace(
+            "Traceback (most recent call last):\n",
+            f"Traceback (most recent call last; {hidden} Airflow frames hidden):\n",
+            1,
+        )
+    return text
 
 
 def _wrap_resolve(original: Any) -> Any:

@@ -1,0 +1,96 @@
+"""xcom.load_dag: DAG files anywhere on disk, and clear errors for files that are not usable."""
+
+import textwrap
+
+
+def test_dag_file_outside_any_dags_folder(user_tests, pytester):
+    pytester.mkdir("elsewhere")
+    pytester.path.joinpath("elsewhere", "helpers.py").write_text("def rows():\n    return [1, 2, 3]\n")
+    pytester.path.joinpath("elsewhere", "report_dag.py").write_text(
+        textwrap.dedent(
+            """
+            from airflow.sdk import dag, task
+            from helpers import rows   # a neighbour module, as in a DAG bundle
+
+            @dag(schedule=None)
+            def report():
+                @task
+                def extract():
+                    return rows()
+
+                @task
+                def count(values):
+                    return len(values)
+
+                count(extract())
+
+            report()
+            """
+        )
+    )
+    result = user_tests(
+        """
+        def test_runs_a_dag_file_from_anywhere(xcom):
+            dag = xcom.load_dag("elsewhere/report_dag.py")
+            run = xcom.run(dag)
+            run.assert_succeeded()
+            assert run.value("count") == 3
+        """
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_choosing_among_several_dags(user_tests):
+    result = user_tests(
+        """
+        import pytest
+
+        def test_pick(xcom):
+            with pytest.raises(Exception) as many:
+                xcom.load_dag("two_dags.py")
+            with pytest.raises(Exception) as unknown:
+                xcom.load_dag("two_dags.py", dag_id="gamma")
+            beta = xcom.load_dag("two_dags.py", dag_id="beta")   # auto-registered @dag call
+            assert xcom.run(beta).value("b") == 2
+            print("MANY", many.value)
+            print("UNKNOWN", unknown.value)
+        """,
+        "-s",
+        dag_files=("two_dags.py",),
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "MANY DAG file 'two_dags.py' defines 2 DAGs (alpha, beta); pass dag_id= to choose one",
+            "UNKNOWN DAG file 'two_dags.py' has no DAG 'gamma'; it defines: alpha, beta",
+        ]
+    )
+
+
+def test_unusable_dag_files_give_clear_errors(user_tests, pytester):
+    pytester.path.joinpath("syntax_error.py").write_text("from airflow.sdk import dag\ndef broken(:\n")
+    pytester.path.joinpath("raises.py").write_text("import os\nraise RuntimeError('needs DB_PASSWORD')\n")
+    pytester.path.joinpath("no_dag.py").write_text("VALUE = 1\n")
+    result = user_tests(
+        """
+        import pytest
+        from pytest_xcom.loader import DagFileError
+
+        @pytest.mark.parametrize("path", ["syntax_error.py", "raises.py", "no_dag.py", "missing.py", "."])
+        def test_error(xcom, path):
+            with pytest.raises(DagFileError) as info:
+                xcom.load_dag(path)
+            print("ERROR", path, "=>", str(info.value).splitlines()[0])
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*ERROR syntax_error.py => could not import DAG file 'syntax_error.py': SyntaxError: invalid syntax*",
+            "*ERROR raises.py => could not import DAG file 'raises.py': RuntimeError: needs DB_PASSWORD",
+            "*ERROR no_dag.py => DAG file 'no_dag.py' defines no DAG: no DAG object at module level and no @dag function called at module level",
+            "*ERROR missing.py => DAG file 'missing.py' does not exist (resolved to *missing.py)",
+            "*ERROR . => DAG file '.' is a directory, not a file (resolved to *)",
+        ]
+    )
