@@ -284,3 +284,28 @@ def assert_storage(run: XComRun, task_id: str, key: str, *, map_index: Optional[
     for p in wrong:
         lines.append(f"  {_where(p)}: size {human(p.size)}, DB holds {_short(p.stored, 100)} ({human(p.stored_size)})")
     _fail("\n".join(lines))
+
+
+def implicit_pulls(run: XComRun) -> list[Any]:
+    """Explicit ``ti.xcom_pull`` calls made without ``task_ids``."""
+    return [p for p in run.pulls if p.kind == "explicit" and not p.task_ids_explicit]
+
+
+def implicit_pulls_message(pulls: list[Any]) -> str:
+    lines = [f"{len(pulls)} ti.xcom_pull() call(s) did not name task_ids:"]
+    for p in pulls:
+        index = f"[{p.map_index}]" if p.map_index >= 0 else ""
+        outcome = "found a value" if p.found else "found nothing"
+        lines.append(f"  {p.task_id}{index} pulled key {p.key!r} from its own task id ({outcome})")
+    lines.append(
+        "Pass task_ids= explicitly: what xcom_pull() reads without it changed across Airflow "
+        "versions (Airflow 3 reads the calling task's own XCom)."
+    )
+    return "\n".join(lines)
+
+
+def assert_no_implicit_pulls(run: XComRun) -> None:
+    __tracebackhide__ = True
+    pulls = implicit_pulls(run)
+    if pulls:
+        _fail(implicit_pulls_message(pulls))

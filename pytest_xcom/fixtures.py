@@ -9,6 +9,8 @@ import pytest
 from pytest_xcom.db import MetadataDB, XComDB
 from pytest_xcom.harness import XComHarness
 
+HARNESS = pytest.StashKey[XComHarness]()
+
 
 def _isolation(config: pytest.Config):  # type: ignore[no-untyped-def]
     from pytest_xcom.plugin import ISOLATION
@@ -33,8 +35,11 @@ def xcom_db(xcom_metadata_db: MetadataDB) -> XComDB:
 
 
 @pytest.fixture
-def xcom(xcom_db: XComDB, pytestconfig: pytest.Config) -> Iterator[XComHarness]:
+def xcom(xcom_db: XComDB, request: pytest.FixtureRequest) -> Iterator[XComHarness]:
     """Runs DAGs through dag.test() on this test's isolated DB and records their XCom traffic."""
-    harness = XComHarness(dags_folder=_isolation(pytestconfig).dags_folder)
+    from pytest_xcom.plugin import policy_for
+
+    harness = XComHarness(dags_folder=_isolation(request.config).dags_folder, policy=policy_for(request.node))
+    request.node.stash[HARNESS] = harness
     yield harness
     harness.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from pytest_xcom import loader, runner
+from pytest_xcom.policy import Policy
 from pytest_xcom.record import RUN_API, XComRun
 
 
@@ -17,8 +18,10 @@ class NoRunError(RuntimeError):
 class XComHarness:
     """Runs DAGs with recording on; every XComRun query is also available here for the last run."""
 
-    def __init__(self, *, dags_folder: Path) -> None:
+    def __init__(self, *, dags_folder: Path, policy: Optional[Policy] = None) -> None:
         self._dags_folder = dags_folder
+        self.policy = policy or Policy()
+        self.violations: list[str] = []  # policy violations of every run, checked after the test
         self._added_paths: list[str] = []
         self.runs: list[XComRun] = []
 
@@ -42,6 +45,8 @@ class XComHarness:
                 "xcom.run(freeze_time=...) is not supported yet in this pytest-xcom version"
             )
         run = runner.run_dag(dag, logical_date=logical_date, conf=conf, dags_folder=self._dags_folder)
+        run.policy_violations = self.policy.violations(run)
+        self.violations.extend(run.policy_violations)
         self.runs.append(run)
         return run
 

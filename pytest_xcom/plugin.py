@@ -1,15 +1,39 @@
-"""pytest hooks: isolate Airflow before anything imports it, report header, fixtures."""
+"""pytest hooks: options, markers, isolation before Airflow is imported, policy, summary."""
 
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
 import pytest
 
-from pytest_xcom import __version__, _compat, env
-from pytest_xcom.fixtures import xcom, xcom_db, xcom_metadata_db  # noqa: F401  (re-exported fixtures)
+from pytest_xcom import __version__, _compat, env, summary
+from pytest_xcom.fixtures import HARNESS, xcom, xcom_db, xcom_metadata_db  # noqa: F401  (fixtures)
+from pytest_xcom.policy import Policy, PolicyError, checked_size, from_marker, parse_strict
 
 ISOLATION = pytest.StashKey[env.IsolatedAirflow]()
+SUITE_POLICY = pytest.StashKey[Policy]()
+
+RUNS_ATTRIBUTE = "xcom_runs"  # set on teardown reports; survives xdist's report transport
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("xcom", "pytest-xcom: test the XCom traffic of Airflow DAGs")
+
+    def add(option: str, ini: str, help: str, **kwargs: Any) -> None:
+        group.addoption(option, dest=ini, help=f"{help} (ini: {ini})", **kwargs)
+        parser.addini(ini, help=help, type="bool" if kwargs.get("action") == "store_true" else "string")
+
+    add("--xcom-max-size", "xcom_max_size", "every DAG run must keep each XCom within SIZE "
+        "(bytes, '48KB', '64KiB' or a preset: airflow, mysql, postgres, sqlite)", metavar="SIZE")
+    add("--xcom-strict", "xcom_strict", "every DAG run must push only plain-JSON values, read every "
+        "XCom it pushes and name task_ids in every xcom_pull", action="store_true", default=None)
+    add("--xcom-report", "xcom_report", "write an HTML report of every DAG run to PATH", metavar="PATH")
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(name)
+    return config.getini(name) if value is None else value
 
 
 def _isolate(config: pytest.Config) -> None:
@@ -30,9 +54,25 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _isolate(config)  # the plugin may have been registered after the initial conftests
+    config.addinivalue_line(
+        "markers",
+        "xcom_policy(max_size=None, strict=None): override --xcom-max-size / --xcom-strict "
+        "for this test, class or module",
+    )
+    try:
+        config.stash[SUITE_POLICY] = Policy(
+            max_size=checked_size(_option(config, "xcom_max_size"), "--xcom-max-size / xcom_max_size"),
+            strict=parse_strict(_option(config, "xcom_strict") or False, "--xcom-strict / xcom_strict"),
+        )
+    except PolicyError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(XComReporter(config), "xcom-reporter")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    reporter = config.pluginmanager.get_plugin("xcom-reporter")
+    if reporter is not None:
+        config.pluginmanager.unregister(reporter)
     iso: Optional[env.IsolatedAirflow] = config.stash.get(ISOLATION, None)
     if iso is not None:
         env.release(iso)
@@ -43,3 +83,78 @@ def pytest_report_header(config: pytest.Config) -> str:
     iso = config.stash.get(ISOLATION, None)
     where = f"embedded SQLite in memory ({iso.db_path})" if iso is not None else "not isolated"
     return f"pytest-xcom {__version__}, apache-airflow {_compat.airflow_version()}, metadata DB: {where}"
+
+
+def policy_for(item: pytest.Item) -> Policy:
+    """The suite policy, overridden by the closest ``xcom_policy`` marker."""
+    base = item.config.stash[SUITE_POLICY]
+    marker = item.get_closest_marker("xcom_policy")
+    if marker is None:
+        return base
+    try:
+        return from_marker(base, marker.args, marker.kwargs)
+    except PolicyError as exc:
+        raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    # Policy violations fail the test that made the run, after its own body: a test that
+    # already failed keeps its own error, and the violations are added as a report section.
+    try:
+        result = yield
+    except BaseException:
+        harness = item.stash.get(HARNESS, None)
+        if harness is not None and harness.violations:
+            item.add_report_section("call", "xcom policy", "\n\n".join(harness.violations))
+        raise
+    harness = item.stash.get(HARNESS, None)
+    if harness is not None and harness.violations:
+        pytest.fail(_policy_failure(harness.policy, harness.violations), pytrace=False)
+    return result
+
+
+def _policy_failure(policy: Policy, violations: list[str]) -> str:
+    rules = []
+    if policy.max_size is not None:
+        rules.append(f"max_size={policy.max_size!r}")
+    if policy.strict:
+        rules.append("strict")
+    return f"XCom policy ({', '.join(rules)}) violated:\n\n" + "\n\n".join(violations)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if call.when == "teardown":
+        harness = item.stash.get(HARNESS, None)
+        if harness is not None and harness.runs:
+            setattr(report, RUNS_ATTRIBUTE, [run.to_dict() for run in harness.runs])
+    return report
+
+
+class XComReporter:
+    """Collects every run of the session (from xdist workers too) for the summary and HTML."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.collected = summary.Collected()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        runs = getattr(report, RUNS_ATTRIBUTE, None)
+        if runs and report.when == "teardown":
+            self.collected.add(report.nodeid, runs)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if hasattr(self.config, "workerinput"):
+            return  # an xdist worker: the controller reports for every worker
+        if self.collected.entries:
+            terminalreporter.write_sep("=", "pytest-xcom")
+            for line in summary.summary_lines(self.collected):
+                terminalreporter.write_line(line)
+        path = _option(self.config, "xcom_report")
+        if path:
+            written = summary.write_html(self.collected, Path(path))
+            terminalreporter.write_line(
+                f"pytest-xcom: HTML report of {len(self.collected.entries)} DAG run(s) written to {written}"
+            )

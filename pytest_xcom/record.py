@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -303,6 +304,11 @@ class XComRun:
         __tracebackhide__ = True
         assertions.assert_no_unused(self, ignore=ignore)
 
+    def assert_no_implicit_pulls(self) -> None:
+        """Every ti.xcom_pull() named its task_ids (an extension of the API)."""
+        __tracebackhide__ = True
+        assertions.assert_no_implicit_pulls(self)
+
     def assert_expanded(self, task_id: str, count: int) -> None:
         __tracebackhide__ = True
         assertions.assert_expanded(self, task_id, count)
@@ -315,11 +321,41 @@ class XComRun:
         __tracebackhide__ = True
         assertions.assert_storage(self, task_id, key, map_index=map_index, offloaded=False)
 
+    def to_dict(self, *, value_limit: int = 200) -> dict[str, Any]:
+        """A JSON-ready copy for moving runs between processes (xdist) and into reports.
+
+        Values are replaced by a repr cut at ``value_limit`` characters: reports show them,
+        nobody compares them.
+        """
+        data = dataclasses.asdict(self)
+        data["logical_date"] = self.logical_date.isoformat() if self.logical_date else None
+        data["mapped_task_ids"] = sorted(self.mapped_task_ids)
+        data["task_ids"] = list(self.task_ids)
+        for push in data["pushes"]:
+            push["value"] = _cut(repr(push["value"]), value_limit)
+            push["stored"] = _cut(repr(push["stored"]), value_limit)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> XComRun:
+        fields = dict(data)
+        fields["logical_date"] = datetime.fromisoformat(data["logical_date"]) if data["logical_date"] else None
+        fields["mapped_task_ids"] = frozenset(data["mapped_task_ids"])
+        fields["task_ids"] = tuple(data["task_ids"])
+        fields["pushes"] = [XComPush(**p) for p in data["pushes"]]
+        fields["pulls"] = [XComPull(**p) for p in data["pulls"]]
+        fields["deletes"] = [XComDelete(**d) for d in data["deletes"]]
+        return cls(**fields)
+
     def __repr__(self) -> str:
         return (
             f"<XComRun {self.dag_id} {self.run_id} state={self.state} "
             f"pushes={len(self.pushes)} pulls={len(self.pulls)} deletes={len(self.deletes)}>"
         )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _describe_keys(pushes: list[XComPush]) -> str:
@@ -366,6 +402,7 @@ RUN_API = (
     "assert_json_serializable",
     "assert_no_unused",
     "assert_expanded",
+    "assert_no_implicit_pulls",
     "assert_offloaded",
     "assert_inline",
 )

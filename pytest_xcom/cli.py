@@ -1,0 +1,86 @@
+"""``pytest-xcom inspect DAG_FILE``: run a DAG once in the harness and print its XCom report."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+from pytest_xcom import env
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pytest-xcom",
+        description="Look at a DAG's XCom traffic without writing a test.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    inspect = commands.add_parser(
+        "inspect",
+        help="run a DAG file once on an isolated in-memory metadata DB and print its XCom report",
+    )
+    inspect.add_argument("path", help="the DAG file")
+    inspect.add_argument("--dag-id", help="which DAG, when the file defines several")
+    inspect.add_argument("--html", metavar="PATH", help="also write the HTML report to PATH")
+    inspect.add_argument("--logical-date", help="ISO date of the run (default 2026-01-01T00:00:00+00:00)")
+    inspect.add_argument("--conf", help="the run conf, as a JSON object")
+    inspect.add_argument("--verbose", "-v", action="store_true", help="show Airflow's own log output")
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        conf = json.loads(args.conf) if args.conf else None
+    except json.JSONDecodeError as exc:
+        print(f"pytest-xcom: --conf is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    iso = env.isolate()
+    try:
+        return _inspect(iso, args, conf)
+    finally:
+        env.release(iso)
+
+
+def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: Optional[dict]) -> int:  # type: ignore[type-arg]
+    # Imported here: Airflow must not be imported before env.isolate() has configured it.
+    from pytest_xcom.db import MetadataDB
+    from pytest_xcom.harness import XComHarness
+    from pytest_xcom.loader import DagFileError
+
+    db = MetadataDB(iso)
+    harness = XComHarness(dags_folder=iso.dags_folder)
+    airflow_output = io.StringIO()
+    try:
+        with contextlib.ExitStack() as quiet:
+            if not args.verbose:
+                quiet.enter_context(contextlib.redirect_stdout(airflow_output))
+            db.reset()
+            dag = harness.load_dag(args.path, args.dag_id)
+            run = harness.run(dag, logical_date=args.logical_date, conf=conf)
+    except (DagFileError, TypeError, ValueError) as exc:
+        print(f"pytest-xcom: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        harness.close()
+        db.close()
+    print(run.report())
+    for where, text in run.failures.items():
+        print(f"\n--- {where} failed ---\n{text.rstrip()}")
+    if args.html:
+        from pytest_xcom.summary import Collected, write_html
+
+        written = write_html(Collected([(f"inspect {args.path}", run)]), Path(args.html))
+        print(f"\nHTML report written to {written}")
+    if not run.succeeded:
+        print(f"\nDAG run {run.dag_id!r} ended {run.state!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
