@@ -86,7 +86,7 @@ def _state_hint(run: XComRun, task_id: str) -> str:
 def assert_not_pushed(run: XComRun, task_id: str, key: Optional[str] = None) -> None:
     __tracebackhide__ = True
     pushes = run.pushed_by(task_id)
-    offending = [p for p in pushes if key is None or p.key == key]
+    offending = sorted((p for p in pushes if key is None or p.key == key), key=lambda p: (p.map_index, p.key))
     if not offending:
         return
     what = "any XCom" if key is None else f"XCom key {key!r}"
@@ -152,13 +152,14 @@ def _limit_text(limit: SizeLike, limit_bytes: int) -> str:
 
 def max_size_offenders(run: XComRun, limit_bytes: int, *, task_id: Optional[str] = None, stored: bool = False) -> list[XComPush]:
     """Effective pushes larger than ``limit_bytes``, largest first."""
+    __tracebackhide__ = True
     if task_id is not None:
         run._check_task(task_id)
     measure = (lambda p: p.stored_size) if stored else (lambda p: p.size)
     offenders = [
         p for p in run.effective_pushes() if (task_id is None or p.task_id == task_id) and measure(p) > limit_bytes
     ]
-    return sorted(offenders, key=measure, reverse=True)
+    return sorted(offenders, key=lambda p: (-measure(p), p.task_id, p.map_index, p.key))
 
 
 def max_size_message(run: XComRun, offenders: list[XComPush], limit: SizeLike, limit_bytes: int, stored: bool) -> str:
@@ -189,7 +190,8 @@ def assert_max_size(run: XComRun, limit: SizeLike, *, task_id: Optional[str] = N
 
 
 def json_offenders(run: XComRun) -> list[XComPush]:
-    return [p for p in run.effective_pushes() if not p.json_serializable]
+    return sorted((p for p in run.effective_pushes() if not p.json_serializable),
+                  key=lambda p: (p.task_id, p.map_index, p.key))
 
 
 def json_message(offenders: list[XComPush]) -> str:
@@ -211,6 +213,7 @@ def assert_json_serializable(run: XComRun) -> None:
 
 
 def unused_pushes(run: XComRun, ignore: Iterable[str] = ()) -> list[XComPush]:
+    """Effective pushes nobody read, in (task, map index, key) order."""
     ignored = {ignore} if isinstance(ignore, str) else set(ignore)
     unused = []
     for push in run.effective_pushes():
@@ -218,7 +221,7 @@ def unused_pushes(run: XComRun, ignore: Iterable[str] = ()) -> list[XComPush]:
             continue
         if not _read_at(run, push):
             unused.append(push)
-    return unused
+    return sorted(unused, key=lambda p: (p.task_id, p.map_index, p.key))
 
 
 def _read_at(run: XComRun, push: XComPush) -> bool:

@@ -22,7 +22,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
     def add(option: str, ini: str, help: str, **kwargs: Any) -> None:
         group.addoption(option, dest=ini, help=f"{help} (ini: {ini})", **kwargs)
-        parser.addini(ini, help=help, type="bool" if kwargs.get("action") == "store_true" else "string")
+        parser.addini(ini, help=help, type="string")  # parsed by pytest-xcom: errors name the option
 
     add("--xcom-max-size", "xcom_max_size", "every DAG run must keep each XCom within SIZE "
         "(bytes, '48KB', '64KiB' or a preset: airflow, mysql, postgres, sqlite)", metavar="SIZE")

@@ -89,6 +89,7 @@ class Pushes(list):  # type: ignore[type-arg]
 
     def get(self, key: str = RETURN_KEY, map_index: Optional[int] = None) -> XComPush:
         """The single push of ``key`` (at ``map_index``); a clear error if absent or ambiguous."""
+        __tracebackhide__ = True
         matches = [p for p in self if p.key == key and (map_index is None or p.map_index == map_index)]
         if not matches:
             where = f" at map_index={map_index}" if map_index is not None else ""
@@ -134,6 +135,7 @@ class XComRun:
     deletes: list[XComDelete]
     task_ids: tuple[str, ...] = ()
     mapped_task_ids: frozenset[str] = frozenset()
+    dependencies: tuple[tuple[str, str], ...] = ()  # (upstream, downstream) edges of the DAG
     backend: str = "db"
     duration: float = 0.0
     policy_violations: list[str] = field(default_factory=list)
@@ -145,6 +147,7 @@ class XComRun:
     # -- queries ---------------------------------------------------------------------------
 
     def _check_task(self, task_id: str) -> None:
+        __tracebackhide__ = True
         if task_id in self.task_ids or not self.task_ids:
             return
         close = difflib.get_close_matches(task_id, self.task_ids, n=3)
@@ -155,6 +158,7 @@ class XComRun:
         )
 
     def is_mapped(self, task_id: str) -> bool:
+        __tracebackhide__ = True
         self._check_task(task_id)
         return task_id in self.mapped_task_ids
 
@@ -167,6 +171,7 @@ class XComRun:
         return [p for k, p in latest.items() if k not in deleted and (k[0], None, k[2]) not in deleted]
 
     def pushed_by(self, task_id: str, *, map_index: Optional[int] = None) -> Pushes:
+        __tracebackhide__ = True
         self._check_task(task_id)
         pushes = [
             p
@@ -176,6 +181,7 @@ class XComRun:
         return Pushes(task_id, pushes, mapped=task_id in self.mapped_task_ids)
 
     def pulled_by(self, task_id: str, *, map_index: Optional[int] = None) -> list[XComPull]:
+        __tracebackhide__ = True
         self._check_task(task_id)
         return [
             p for p in self.pulls if p.task_id == task_id and (map_index is None or p.map_index == map_index)
@@ -193,15 +199,18 @@ class XComRun:
 
     def consumers(self, task_id: str, key: str = RETURN_KEY) -> set[str]:
         """Ids of the tasks that read that XCom, explicitly or as an argument."""
+        __tracebackhide__ = True
         self._check_task(task_id)
         return {p.task_id for p in self._reads_of(task_id, key)}
 
     def consumer_instances(self, task_id: str, key: str = RETURN_KEY) -> set[tuple[str, int]]:
+        __tracebackhide__ = True
         self._check_task(task_id)
         return {(p.task_id, p.map_index) for p in self._reads_of(task_id, key)}
 
     def _select(self, task_id: str, key: str, map_index: Optional[int]) -> list[XComPush]:
         """Effective pushes of (task, key[, map_index]) ordered by map index; error if none."""
+        __tracebackhide__ = True
         self._check_task(task_id)
         found = sorted(
             (
@@ -221,6 +230,7 @@ class XComRun:
 
     def value(self, task_id: str, key: str = RETURN_KEY, *, map_index: Optional[int] = None) -> Any:
         """The value; for a mapped task with map_index=None, the values ordered by map_index."""
+        __tracebackhide__ = True
         found = self._select(task_id, key, map_index)
         if map_index is None and task_id in self.mapped_task_ids:
             return [p.value for p in found]
@@ -228,13 +238,16 @@ class XComRun:
 
     def size(self, task_id: str, key: str = RETURN_KEY, *, map_index: Optional[int] = None) -> int:
         """Serialized bytes (summed over map indexes for a mapped task with map_index=None)."""
+        __tracebackhide__ = True
         return sum(p.size for p in self._select(task_id, key, map_index))
 
     def stored_size(self, task_id: str, key: str = RETURN_KEY, *, map_index: Optional[int] = None) -> int:
         """Bytes the metadata DB row holds (summed over map indexes when map_index=None)."""
+        __tracebackhide__ = True
         return sum(p.stored_size for p in self._select(task_id, key, map_index))
 
     def expansions(self, task_id: str) -> Expansion:
+        __tracebackhide__ = True
         self._check_task(task_id)
         if task_id not in self.mapped_task_ids:
             mapped = ", ".join(sorted(self.mapped_task_ids)) or "none"
@@ -331,6 +344,7 @@ class XComRun:
         data["logical_date"] = self.logical_date.isoformat() if self.logical_date else None
         data["mapped_task_ids"] = sorted(self.mapped_task_ids)
         data["task_ids"] = list(self.task_ids)
+        data["dependencies"] = [list(edge) for edge in self.dependencies]
         for push in data["pushes"]:
             push["value"] = _cut(repr(push["value"]), value_limit)
             push["stored"] = _cut(repr(push["stored"]), value_limit)
@@ -342,6 +356,7 @@ class XComRun:
         fields["logical_date"] = datetime.fromisoformat(data["logical_date"]) if data["logical_date"] else None
         fields["mapped_task_ids"] = frozenset(data["mapped_task_ids"])
         fields["task_ids"] = tuple(data["task_ids"])
+        fields["dependencies"] = tuple(tuple(edge) for edge in data.get("dependencies", ()))
         fields["pushes"] = [XComPush(**p) for p in data["pushes"]]
         fields["pulls"] = [XComPull(**p) for p in data["pulls"]]
         fields["deletes"] = [XComDelete(**d) for d in data["deletes"]]

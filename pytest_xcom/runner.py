@@ -98,6 +98,9 @@ def _build_run(dag: Any, dag_run: Any, recorder: Recorder, date: datetime, durat
         deletes=recorder.deletes,
         task_ids=tuple(dag.task_dict),
         mapped_task_ids=mapped,
+        dependencies=tuple(
+            (upstream, task_id) for task_id, task in dag.task_dict.items() for upstream in sorted(task.upstream_task_ids)
+        ),
         backend=_backend_name(recorder.backend),
         duration=duration,
     )
