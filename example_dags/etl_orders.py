@@ -19,10 +19,16 @@ from airflow.sdk import dag, task
 STATUSES = ["paid", "paid", "paid", "refunded", "cancelled"]
 
 
-@dag(dag_id="etl_orders", schedule="@daily", catchup=False, tags=["example", "xcom"])
+@dag(
+    dag_id="etl_orders",
+    schedule="@daily",
+    catchup=False,
+    params={"n_orders": 40},  # trigger with {"n_orders": 600} to simulate a busy day
+    tags=["example", "xcom"],
+)
 def etl_orders():
     @task(multiple_outputs=True)
-    def extract(logical_date=None):
+    def extract(params=None, logical_date=None):
         rng = random.Random(logical_date.toordinal())  # same day, same fake orders
         orders = [
             {
@@ -31,7 +37,7 @@ def etl_orders():
                 "amount_cents": rng.randint(500, 25_000),
                 "status": rng.choice(STATUSES),
             }
-            for i in range(1, 41)
+            for i in range(1, params["n_orders"] + 1)
         ]
         return {"orders": orders, "row_count": len(orders), "extracted_at": logical_date.isoformat()}
 

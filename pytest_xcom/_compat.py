@@ -142,6 +142,17 @@ def import_dag_file(path: str, module_name: str) -> tuple[ModuleType, list[Any]]
     return module, found
 
 
+def collapses_single_group_expansion() -> bool:
+    """Whether this Airflow hands the single result of a mapped task group over as a bare value.
+
+    Airflow 3.x up to 3.3.2 does (apache/airflow#69036: ``xcom_pull`` returns ``xcoms[0]`` when
+    one value is found); the fix (apache/airflow#69075) keeps it a one-element list.
+    """
+    from packaging.version import Version
+
+    return Version(airflow_version()) <= Version("3.3.2")
+
+
 def is_mapped(task: Any) -> bool:
     """A task is mapped when it is expanded itself or sits inside a mapped task group."""
     if getattr(task, "is_mapped", False):

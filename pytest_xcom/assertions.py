@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pprint
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 from unittest.mock import ANY
 
 from pytest_xcom.sizes import PRESETS, SizeLike, human, parse_size
@@ -212,16 +212,36 @@ def assert_json_serializable(run: XComRun) -> None:
         _fail(json_message(offenders))
 
 
-def unused_pushes(run: XComRun, ignore: Iterable[str] = ()) -> list[XComPush]:
+IgnoreEntry = Union[str, tuple[str, str]]
+
+
+def _ignored(push: XComPush, ignore: Iterable[IgnoreEntry]) -> bool:
+    for entry in ignore:
+        if isinstance(entry, str):
+            if entry in (push.task_id, push.key):
+                return True
+        elif isinstance(entry, tuple) and len(entry) == 2:
+            if entry == (push.task_id, push.key):
+                return True
+        else:
+            raise TypeError(
+                f"ignore= takes task ids, keys or (task_id, key) pairs, not {entry!r}"
+            )
+    return False
+
+
+def unused_pushes(run: XComRun, ignore: Union[IgnoreEntry, Iterable[IgnoreEntry]] = ()) -> list[XComPush]:
     """Effective pushes nobody read, in (task, map index, key) order."""
-    ignored = {ignore} if isinstance(ignore, str) else set(ignore)
-    unused = []
-    for push in run.effective_pushes():
-        if push.task_id in ignored or push.key in ignored:
-            continue
-        if not _read_at(run, push):
-            unused.append(push)
+    # A tuple is a collection of entries (as in the API's ignore=()); a pair goes inside it.
+    entries = [ignore] if isinstance(ignore, str) else list(ignore)
+    unused = [p for p in run.effective_pushes() if not _ignored(p, entries) and not _read_at(run, p)]
     return sorted(unused, key=lambda p: (p.task_id, p.map_index, p.key))
+
+
+def leaf_return_values(run: XComRun) -> list[tuple[str, str]]:
+    """(task, "return_value") of every task no other task depends on: nothing could read those."""
+    upstream = {up for up, _down in run.dependencies}
+    return [(task_id, "return_value") for task_id in run.task_ids if task_id not in upstream]
 
 
 def _read_at(run: XComRun, push: XComPush) -> bool:
@@ -238,15 +258,15 @@ def unused_message(unused: list[XComPush]) -> str:
     lines = [f"{len(unused)} pushed XCom(s) were never read by any task:"]
     for p in unused:
         lines.append(f"  {_where(p)} ({human(p.size)})")
-    keys = sorted({p.key for p in unused})
+    pairs = ", ".join(repr((p.task_id, p.key)) for p in unused if p.map_index <= 0)
     lines.append(
         "Stop pushing them (do_xcom_push=False, or return None), or mark them as expected with "
-        f"ignore=({', '.join(repr(k) for k in keys)},) or the task ids."
+        f"ignore=[{pairs}] (task ids and keys work too)."
     )
     return "\n".join(lines)
 
 
-def assert_no_unused(run: XComRun, *, ignore: Iterable[str] = ()) -> None:
+def assert_no_unused(run: XComRun, *, ignore: Union[IgnoreEntry, Iterable[IgnoreEntry]] = ()) -> None:
     __tracebackhide__ = True
     unused = unused_pushes(run, ignore)
     if unused:

@@ -51,6 +51,7 @@ class XComPull:
     kind: str
     found: bool
     task_ids_explicit: bool = True
+    received_type: Optional[str] = None  # type of what the read handed to the task (None: lazy)
 
 
 @dataclass(frozen=True)

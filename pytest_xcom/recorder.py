@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import hashlib
 import json
+import os
 import traceback
 from collections.abc import Iterator
 from typing import Any, Optional
@@ -66,11 +68,11 @@ class Recorder:
             stack.enter_context(_compat.patched(_compat.comms_class(), "send", self._wrap_send))
             stack.enter_context(_compat.patched(_compat.supervisor_class(), "start", self._wrap_start))
             stack.enter_context(
-                _compat.patched(_compat.runtime_task_instance_class(), "xcom_pull", _wrap_xcom_pull)
+                _compat.patched(_compat.runtime_task_instance_class(), "xcom_pull", self._wrap_xcom_pull)
             )
             for cls in _compat.xcom_arg_classes():
                 if "resolve" in cls.__dict__:
-                    stack.enter_context(_compat.patched(cls, "resolve", _wrap_resolve))
+                    stack.enter_context(_compat.patched(cls, "resolve", self._wrap_resolve))
             stack.enter_context(_compat.xcom_backend_replaced(self._recording_backend()))
             yield
 
@@ -127,6 +129,51 @@ class Recorder:
             return result
 
         return classmethod(wrapped)
+
+    # -- what a read handed to the task ------------------------------------------------------
+
+    def _received(self, first_pull: int, value: Any) -> None:
+        """Note the type of what the reads since ``first_pull`` produced for the task.
+
+        That is how a single mapped result collapsing to a bare value (instead of a one-element
+        list) shows up in the record.
+        """
+        received = type(value).__name__
+        for index in range(first_pull, len(self.pulls)):
+            if self.pulls[index].received_type is None:
+                self.pulls[index] = dataclasses.replace(self.pulls[index], received_type=received)
+
+    def _wrap_resolve(self, original: Any) -> Any:
+        recorder = self
+
+        def resolve(arg: Any, *args: Any, **kwargs: Any) -> Any:
+            token = _read_context.set(("argument", True))
+            first = len(recorder.pulls)
+            try:
+                value = original(arg, *args, **kwargs)
+            finally:
+                _read_context.reset(token)
+            recorder._received(first, value)
+            return value
+
+        return resolve
+
+    def _wrap_xcom_pull(self, original: Any) -> Any:
+        recorder = self
+
+        def xcom_pull(ti: Any, task_ids: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if _read_context.get() is not None:  # resolving an argument: Airflow's read, not the user's
+                return original(ti, task_ids, *args, **kwargs)
+            token = _read_context.set(("explicit", task_ids is not None))
+            first = len(recorder.pulls)
+            try:
+                value = original(ti, task_ids, *args, **kwargs)
+            finally:
+                _read_context.reset(token)
+            recorder._received(first, value)
+            return value
+
+        return xcom_pull
 
     # -- turning messages into events --------------------------------------------------------
 
@@ -217,10 +264,17 @@ class Recorder:
         return any(p.task_id == task_id and p.map_index == map_index and p.key == key for p in self.pushes)
 
 
+def _is_machinery(filename: str) -> bool:
+    return _compat.is_airflow_frame(filename) or filename.startswith(_HARNESS_DIR)
+
+
+_HARNESS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+
+
 def _format_exception(exc: BaseException) -> str:
     """The traceback of a task's exception, without the frames of Airflow's own machinery."""
     tb = traceback.TracebackException.from_exception(exc)
-    own = [frame for frame in tb.stack if not _compat.is_airflow_frame(frame.filename)]
+    own = [frame for frame in tb.stack if not _is_machinery(frame.filename)]
     hidden = len(tb.stack) - len(own)
     tb.stack = traceback.StackSummary.from_list(own or tb.stack[-3:])
     text = "".join(tb.format())
@@ -231,27 +285,3 @@ def _format_exception(exc: BaseException) -> str:
             1,
         )
     return text
-
-
-def _wrap_resolve(original: Any) -> Any:
-    def resolve(self: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _read_context.set(("argument", True))
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _read_context.reset(token)
-
-    return resolve
-
-
-def _wrap_xcom_pull(original: Any) -> Any:
-    def xcom_pull(self: Any, task_ids: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if _read_context.get() is not None:  # resolving an argument: Airflow's read, not the user's
-            return original(self, task_ids, *args, **kwargs)
-        token = _read_context.set(("explicit", task_ids is not None))
-        try:
-            return original(self, task_ids, *args, **kwargs)
-        finally:
-            _read_context.reset(token)
-
-    return xcom_pull

@@ -25,6 +25,7 @@ def test_passing(xcom):
     run.assert_max_size(100, task_id="export", stored=True)
     run.assert_expanded("per_region", 3)
     run.assert_no_unused(ignore=("return_value", "debug", "row_count"))
+    run.assert_no_unused(ignore=["return_value", ("export", "debug"), ("extract", "row_count")])
     run.assert_no_implicit_pulls()
     xcom.assert_expanded("per_region", 3)          # the same checks on the fixture (last run)
 """
@@ -115,7 +116,7 @@ FAILING = {
             "E*AssertionError: 2 pushed XCom(s) were never read by any task:",
             "E*  export key 'debug' (19 B)",
             "E*  extract key 'row_count' (2 B)",
-            "E*Stop pushing them (do_xcom_push=False, or return None), or mark them as expected with ignore=('debug', 'row_count',) or the task ids.",
+            "E*Stop pushing them (do_xcom_push=False, or return None), or mark them as expected with ignore=[[]('export', 'debug'), ('extract', 'row_count')[]] (task ids and keys work too).",
         ],
     ),
     "expanded": (
