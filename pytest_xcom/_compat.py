@@ -257,12 +257,6 @@ def _xcom_holders() -> list[ModuleType]:
     return [xcom_module, task_runner]
 
 
-def resolved_xcom_backend() -> type:
-    from airflow.sdk.execution_time import xcom as xcom_module
-
-    return xcom_module.XCom  # type: ignore[no-any-return]
-
-
 @contextlib.contextmanager
 def xcom_backend_replaced(backend: type) -> Iterator[None]:
     """Re-point every reference to the resolved XCom class (resolved once at import) to ``backend``."""
@@ -344,3 +338,130 @@ def xcom_arg_classes() -> list[type]:
         for name in ("PlainXComArg", "MapXComArg", "ZipXComArg", "ConcatXComArg")
         if hasattr(xcom_arg, name)
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Airflow's object-storage XCom backend (common-io provider)
+# --------------------------------------------------------------------------------------------
+
+OBJECT_STORAGE_SECTION = "AIRFLOW__COMMON_IO__"
+
+
+def object_storage_backend() -> type:
+    try:
+        from airflow.providers.common.io.xcom.backend import XComObjectStorageBackend
+    except ImportError as exc:
+        raise ImportError(
+            "the 's3' XCom backend needs Airflow's common-io and amazon providers and s3fs: "
+            'pip install "pytest-xcom[s3]"'
+        ) from exc
+    return XComObjectStorageBackend  # type: ignore[no-any-return]
+
+
+def object_storage_settings(path: str, threshold: int, compression: str | None) -> dict[str, str | None]:
+    """Environment variables that configure the object-storage backend."""
+    return {
+        f"{OBJECT_STORAGE_SECTION}XCOM_OBJECTSTORAGE_PATH": path,
+        f"{OBJECT_STORAGE_SECTION}XCOM_OBJECTSTORAGE_THRESHOLD": str(threshold),
+        f"{OBJECT_STORAGE_SECTION}XCOM_OBJECTSTORAGE_COMPRESSION": compression,
+    }
+
+
+def clear_object_storage_caches() -> None:
+    """Forget settings and filesystems the object-storage backend cached (functools.cache)."""
+    with contextlib.suppress(ImportError):
+        from airflow.providers.common.io.xcom import backend
+
+        for name in ("_get_base_path", "_get_compression", "_get_threshold"):
+            cached = getattr(backend, name, None)
+            if cached is not None and hasattr(cached, "cache_clear"):
+                cached.cache_clear()
+    with contextlib.suppress(ImportError):
+        from airflow.sdk.io import store
+
+        store._STORE_CACHE.clear()  # type: ignore[attr-defined]
+    with contextlib.suppress(ImportError):
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
+
+
+def compression_supported(compression: str) -> bool:
+    import fsspec.utils
+
+    return compression in fsspec.utils.compressions.values()
+
+
+# --------------------------------------------------------------------------------------------
+# Frozen wall clock for task code
+# --------------------------------------------------------------------------------------------
+
+# Airflow's machinery, and what it runs on, keeps the real clock: freezegun leaves these
+# modules unpatched (so pydantic never meets freezegun's fake datetime class) and gives them
+# real time when they ask.
+MACHINERY_MODULES = (
+    "airflow",
+    "pydantic",
+    "pydantic_core",
+    "fastapi",
+    "starlette",
+    "cadwyn",
+    "sqlalchemy",
+    "alembic",
+    "httpx",
+    "httpcore",
+    "anyio",
+    "a2wsgi",
+    "uvicorn",
+    "structlog",
+    "pytest_xcom",
+    "_pytest",
+    "moto",
+    "werkzeug",
+    "botocore",
+    "aiobotocore",
+    "s3transfer",
+    "fsspec",
+    "s3fs",
+    "fakeredis",
+)
+
+
+@contextlib.contextmanager
+def frozen_task_clock(moment: datetime) -> Iterator[None]:
+    """While the block runs, each task's own code runs with the wall clock frozen at ``moment``.
+
+    Only the task's execution is frozen: Airflow imports much of itself lazily during a run,
+    and a module imported under freezegun binds its fake datetime class, which pydantic then
+    refuses to build schemas for.
+    """
+    from airflow.sdk.execution_time import task_runner
+
+    original = task_runner._execute_task
+
+    def execute_frozen(*args: Any, **kwargs: Any) -> Any:
+        with frozen_clock(moment):
+            return original(*args, **kwargs)
+
+    task_runner._execute_task = execute_frozen
+    try:
+        yield
+    finally:
+        task_runner._execute_task = original
+
+
+@contextlib.contextmanager
+def frozen_clock(moment: datetime) -> Iterator[None]:
+    """Freeze the wall clock at ``moment`` for everything but Airflow's machinery."""
+    import freezegun
+    from freezegun import api as freezegun_api
+
+    # Decide per call by the immediate caller only: task code runs under several Airflow
+    # frames, and looking further up the stack would hand it the real time too.
+    limit = freezegun_api.call_stack_inspection_limit
+    freezegun_api.call_stack_inspection_limit = 1
+    try:
+        with freezegun.freeze_time(moment, ignore=list(MACHINERY_MODULES)):
+            yield
+    finally:
+        freezegun_api.call_stack_inspection_limit = limit

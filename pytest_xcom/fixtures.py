@@ -1,13 +1,15 @@
-"""The fixtures: thin layers over MetadataDB and XComHarness, scoped like pytest-django's."""
+"""The fixtures: thin layers over the library, scoped like pytest-django's."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from pytest_xcom.db import MetadataDB, XComDB
 from pytest_xcom.harness import XComHarness
+from pytest_xcom.services import MotoServer, TestServices, XComS3
 
 HARNESS = pytest.StashKey[XComHarness]()
 
@@ -27,6 +29,22 @@ def xcom_metadata_db(pytestconfig: pytest.Config) -> Iterator[MetadataDB]:
     db.close()
 
 
+@pytest.fixture(scope="session")
+def xcom_moto_server() -> Iterator[MotoServer]:
+    """moto's S3 server on a loopback port, started on first use; state is reset per test."""
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def xcom_services(xcom_moto_server: MotoServer, pytestconfig: pytest.Config) -> Iterator[TestServices]:
+    """AWS SDKs routed to the S3 mock (fake credentials forced) and Redis clients to fakeredis."""
+    services = TestServices(moto=xcom_moto_server, home=_isolation(pytestconfig).root)
+    with services.active():
+        yield services
+
+
 @pytest.fixture
 def xcom_db(xcom_metadata_db: MetadataDB) -> XComDB:
     """A fresh, fully migrated metadata DB for this test, with ``.url`` and ``.session()``."""
@@ -35,11 +53,30 @@ def xcom_db(xcom_metadata_db: MetadataDB) -> XComDB:
 
 
 @pytest.fixture
-def xcom(xcom_db: XComDB, request: pytest.FixtureRequest) -> Iterator[XComHarness]:
+def xcom(xcom_db: XComDB, xcom_services: TestServices, request: pytest.FixtureRequest) -> Iterator[XComHarness]:
     """Runs DAGs through dag.test() on this test's isolated DB and records their XCom traffic."""
-    from pytest_xcom.plugin import policy_for
+    from pytest_xcom.plugin import backend_for, policy_for
 
-    harness = XComHarness(dags_folder=_isolation(request.config).dags_folder, policy=policy_for(request.node))
+    harness = XComHarness(
+        dags_folder=_isolation(request.config).dags_folder,
+        services=xcom_services,
+        policy=policy_for(request.node),
+        backend=backend_for(request.node),
+    )
     request.node.stash[HARNESS] = harness
     yield harness
     harness.close()
+
+
+@pytest.fixture
+def xcom_s3(xcom_services: TestServices, request: pytest.FixtureRequest) -> XComS3:
+    """The mocked S3 bucket (the s3 backend's bucket when the test uses one): client, keys, read."""
+    from pytest_xcom.plugin import backend_for
+
+    return XComS3(xcom_services, backend_for(request.node).bucket)
+
+
+@pytest.fixture
+def xcom_redis(xcom_services: TestServices) -> Any:
+    """A fakeredis client on the same fake server that Redis clients in task code reach."""
+    return xcom_services.redis_client()

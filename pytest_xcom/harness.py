@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from pytest_xcom import loader, runner
+from pytest_xcom import backends, loader, runner
+from pytest_xcom.backends import BackendChoice, BackendError
 from pytest_xcom.policy import Policy
 from pytest_xcom.record import RUN_API, XComRun
+from pytest_xcom.services import TestServices
 
 
 class NoRunError(RuntimeError):
@@ -18,8 +20,17 @@ class NoRunError(RuntimeError):
 class XComHarness:
     """Runs DAGs with recording on; every XComRun query is also available here for the last run."""
 
-    def __init__(self, *, dags_folder: Path, policy: Optional[Policy] = None) -> None:
+    def __init__(
+        self,
+        *,
+        dags_folder: Path,
+        services: TestServices,
+        policy: Optional[Policy] = None,
+        backend: Optional[BackendChoice] = None,
+    ) -> None:
         self._dags_folder = dags_folder
+        self._services = services
+        self.backend = backend or BackendChoice()
         self.policy = policy or Policy()
         self.violations: list[str] = []  # policy violations of every run, checked after the test
         self._added_paths: list[str] = []
@@ -33,18 +44,29 @@ class XComHarness:
         conf: Optional[dict[str, Any]] = None,
         backend: Optional[str] = None,
         freeze_time: Any = None,
+        backend_options: Optional[dict[str, Any]] = None,
     ) -> XComRun:
-        """Run ``dag`` once through ``dag.test()`` on this test's isolated metadata DB."""
-        if backend is not None:
-            raise NotImplementedError(
-                f"xcom.run(backend={backend!r}) is not supported yet in this pytest-xcom version: "
-                "runs use Airflow's metadata-DB XCom backend"
+        """Run ``dag`` once through ``dag.test()`` on this test's isolated metadata DB.
+
+        ``backend`` (with ``backend_options``) overrides the test's XCom backend for this run;
+        ``freeze_time`` (a datetime, an ISO string, or True for the logical date) freezes the
+        wall clock that task code sees.
+        """
+        if backend is None and backend_options:
+            raise BackendError("backend_options= needs backend= too, e.g. backend='s3'")
+        choice = self.backend if backend is None else BackendChoice(backend, dict(backend_options or {}))
+        date = runner.coerce_logical_date(logical_date)
+        freeze_at = runner.coerce_freeze_time(freeze_time, date)
+        with backends.activated(choice, self._services) as backend_class:
+            run = runner.run_dag(
+                dag,
+                logical_date=date,
+                conf=conf,
+                dags_folder=self._dags_folder,
+                backend=backend_class,
+                backend_name=choice.name,
+                freeze_at=freeze_at,
             )
-        if freeze_time is not None:
-            raise NotImplementedError(
-                "xcom.run(freeze_time=...) is not supported yet in this pytest-xcom version"
-            )
-        run = runner.run_dag(dag, logical_date=logical_date, conf=conf, dags_folder=self._dags_folder)
         run.policy_violations = self.policy.violations(run)
         self.violations.extend(run.policy_violations)
         self.runs.append(run)

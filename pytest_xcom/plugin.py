@@ -8,11 +8,22 @@ from typing import Any, Optional
 import pytest
 
 from pytest_xcom import __version__, _compat, env, summary
-from pytest_xcom.fixtures import HARNESS, xcom, xcom_db, xcom_metadata_db  # noqa: F401  (fixtures)
+from pytest_xcom.backends import BackendChoice, BackendError
+from pytest_xcom.fixtures import (  # noqa: F401  (the plugin's fixtures)
+    HARNESS,
+    xcom,
+    xcom_db,
+    xcom_metadata_db,
+    xcom_moto_server,
+    xcom_redis,
+    xcom_s3,
+    xcom_services,
+)
 from pytest_xcom.policy import Policy, PolicyError, checked_size, from_marker, parse_strict
 
 ISOLATION = pytest.StashKey[env.IsolatedAirflow]()
 SUITE_POLICY = pytest.StashKey[Policy]()
+SUITE_BACKEND = pytest.StashKey[BackendChoice]()
 
 RUNS_ATTRIBUTE = "xcom_runs"  # set on teardown reports; survives xdist's report transport
 
@@ -24,6 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(option, dest=ini, help=f"{help} (ini: {ini})", **kwargs)
         parser.addini(ini, help=help, type="string")  # parsed by pytest-xcom: errors name the option
 
+    add("--xcom-backend", "xcom_backend", "default XCom backend of every run: db (default), s3, "
+        "or the dotted path of a BaseXCom subclass", metavar="NAME")
     add("--xcom-max-size", "xcom_max_size", "every DAG run must keep each XCom within SIZE "
         "(bytes, '48KB', '64KiB' or a preset: airflow, mysql, postgres, sqlite)", metavar="SIZE")
     add("--xcom-strict", "xcom_strict", "every DAG run must push only plain-JSON values, read every "
@@ -56,6 +69,11 @@ def pytest_configure(config: pytest.Config) -> None:
     _isolate(config)  # the plugin may have been registered after the initial conftests
     config.addinivalue_line(
         "markers",
+        "xcom_backend(name, **options): the XCom backend of this test, class or module: 'db', 's3' "
+        "(options threshold, compression, bucket, prefix) or a dotted BaseXCom subclass path",
+    )
+    config.addinivalue_line(
+        "markers",
         "xcom_policy(max_size=None, strict=None): override --xcom-max-size / --xcom-strict "
         "for this test, class or module",
     )
@@ -64,7 +82,8 @@ def pytest_configure(config: pytest.Config) -> None:
             max_size=checked_size(_option(config, "xcom_max_size"), "--xcom-max-size / xcom_max_size"),
             strict=parse_strict(_option(config, "xcom_strict") or False, "--xcom-strict / xcom_strict"),
         )
-    except PolicyError as exc:
+        config.stash[SUITE_BACKEND] = BackendChoice(_option(config, "xcom_backend") or "db")
+    except (PolicyError, BackendError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(XComReporter(config), "xcom-reporter")
 
@@ -95,6 +114,22 @@ def policy_for(item: pytest.Item) -> Policy:
         return from_marker(base, marker.args, marker.kwargs)
     except PolicyError as exc:
         raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+
+
+def backend_for(item: pytest.Item) -> BackendChoice:
+    """The suite backend, overridden by the closest ``xcom_backend`` marker."""
+    marker = item.get_closest_marker("xcom_backend")
+    if marker is None:
+        return item.config.stash[SUITE_BACKEND]
+    if len(marker.args) != 1:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.xcom_backend takes the backend name as its one positional "
+            f"argument, e.g. @pytest.mark.xcom_backend('s3', threshold=1024); got {marker.args!r}"
+        )
+    try:
+        return BackendChoice(marker.args[0], dict(marker.kwargs))
+    except BackendError as exc:
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.xcom_backend: {exc}") from None
 
 
 @pytest.hookimpl(wrapper=True)

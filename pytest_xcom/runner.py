@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from datetime import datetime, timezone
@@ -37,6 +38,21 @@ def coerce_logical_date(value: DateLike) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
+def coerce_freeze_time(value: Any, logical_date: datetime) -> Optional[datetime]:
+    """None/False: no freezing; True: the logical date; else a datetime or ISO string."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return logical_date
+    try:
+        return coerce_logical_date(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"freeze_time={value!r} is not a datetime, an ISO 8601 string "
+            "(e.g. '2026-01-01T06:00:00+00:00') or True (the logical date)"
+        ) from None
+
+
 def check_conf(conf: Optional[dict[str, Any]]) -> None:
     if conf is None:
         return
@@ -50,8 +66,17 @@ def check_conf(conf: Optional[dict[str, Any]]) -> None:
         ) from None
 
 
-def run_dag(dag: Any, *, logical_date: DateLike, conf: Optional[dict[str, Any]], dags_folder: Path) -> XComRun:
-    """Run ``dag`` once and return the record of its XCom traffic."""
+def run_dag(
+    dag: Any,
+    *,
+    logical_date: DateLike,
+    conf: Optional[dict[str, Any]],
+    dags_folder: Path,
+    backend: Optional[type] = None,
+    backend_name: str = "db",
+    freeze_at: Optional[datetime] = None,
+) -> XComRun:
+    """Run ``dag`` once with ``backend`` as its XCom backend; return the record of its traffic."""
     if not isinstance(dag, _compat.dag_class()):
         raise TypeError(
             f"xcom.run() takes an Airflow DAG object, not {type(dag).__name__}; "
@@ -59,18 +84,24 @@ def run_dag(dag: Any, *, logical_date: DateLike, conf: Optional[dict[str, Any]],
         )
     date = coerce_logical_date(logical_date)
     check_conf(conf)
-    recorder = Recorder(_compat.resolved_xcom_backend())
+    recorder = Recorder(backend or _compat.base_xcom_class())
     started = time.perf_counter()
     try:
-        with recorder.installed(), _compat.dag_registered_for_test(dag, str(dags_folder)):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(recorder.installed())
+            stack.enter_context(_compat.dag_registered_for_test(dag, str(dags_folder)))
+            if freeze_at is not None:
+                stack.enter_context(_compat.frozen_task_clock(freeze_at))
             dag_run = _compat.run_dag_test(dag, logical_date=date, conf=conf)
     except Exception as exc:
         raise DagRunError(f"DAG {dag.dag_id!r} could not run: {type(exc).__name__}: {exc}") from exc
     duration = time.perf_counter() - started
-    return _build_run(dag, dag_run, recorder, date, duration)
+    return _build_run(dag, dag_run, recorder, date, duration, backend_name)
 
 
-def _build_run(dag: Any, dag_run: Any, recorder: Recorder, date: datetime, duration: float) -> XComRun:
+def _build_run(
+    dag: Any, dag_run: Any, recorder: Recorder, date: datetime, duration: float, backend_name: str
+) -> XComRun:
     mapped = frozenset(task_id for task_id, task in dag.task_dict.items() if _compat.is_mapped(task))
     states: dict[str, Any] = {task_id: ([] if task_id in mapped else None) for task_id in dag.task_dict}
     by_index: dict[str, dict[int, Optional[str]]] = {}
@@ -101,12 +132,6 @@ def _build_run(dag: Any, dag_run: Any, recorder: Recorder, date: datetime, durat
         dependencies=tuple(
             (upstream, task_id) for task_id, task in dag.task_dict.items() for upstream in sorted(task.upstream_task_ids)
         ),
-        backend=_backend_name(recorder.backend),
+        backend=backend_name,
         duration=duration,
     )
-
-
-def _backend_name(backend: type) -> str:
-    if backend is _compat.base_xcom_class():
-        return "db"
-    return f"{backend.__module__}.{backend.__qualname__}"

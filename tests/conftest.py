@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+from pathlib import Path
 
 import pytest
 
+import loopback_guard
+
+loopback_guard.install()  # no test of this suite may reach beyond 127.0.0.1 / ::1
+TESTS_DIR = Path(__file__).parent
+
 
 @pytest.fixture
-def user_tests(pytester: pytest.Pytester):
-    """Write a user's test module (plus DAG files from tests/dag_files) and run pytest on it."""
+def user_tests(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    """Write a user's test module (plus DAG files from tests/dag_files) and run pytest on it.
+
+    A subprocess run loads the loopback guard too, so it cannot reach the network either.
+    """
 
     def write_and_run(source: str, *args: str, dag_files: tuple[str, ...] = (), subprocess: bool = False):
         for name in dag_files:
             pytester.copy_example(name)
         pytester.makepyfile(test_user=textwrap.dedent(source))
-        run = pytester.runpytest_subprocess if subprocess else pytester.runpytest
-        return run("-p", "no:randomly", "-p", "no:cacheprovider", *args)
+        if subprocess:
+            monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")])))
+            return pytester.runpytest_subprocess("-p", "loopback_guard", "-p", "no:randomly", "-p", "no:cacheprovider", *args)
+        return pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *args)
 
     return write_and_run
 
@@ -35,6 +47,7 @@ def _airflow_loaded_once(xcom_metadata_db, pytestconfig):
 
     from pytest_xcom.harness import XComHarness
     from pytest_xcom.plugin import ISOLATION
+    from pytest_xcom.services import MotoServer, TestServices
 
     @dag(schedule=None)
     def warm_up():
@@ -53,4 +66,6 @@ def _airflow_loaded_once(xcom_metadata_db, pytestconfig):
         total(double.expand(n=numbers()))
 
     xcom_metadata_db.reset()
-    XComHarness(dags_folder=pytestconfig.stash[ISOLATION].dags_folder).run(warm_up()).assert_succeeded()
+    iso = pytestconfig.stash[ISOLATION]
+    with TestServices(moto=MotoServer(), home=iso.root).active() as services:
+        XComHarness(dags_folder=iso.dags_folder, services=services).run(warm_up()).assert_succeeded()

@@ -113,8 +113,9 @@ def test_template_cache_is_built_once_by_concurrent_sessions(pytester, tmp_path)
         )
     )
     cache = tmp_path / "cache"
-    environment = dict(os.environ, PYTEST_XCOM_CACHE_DIR=str(cache))
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    tests_dir = os.path.dirname(__file__)
+    environment = dict(os.environ, PYTEST_XCOM_CACHE_DIR=str(cache), PYTHONPATH=tests_dir)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "loopback_guard", "-p", "no:cacheprovider", "-p", "no:randomly"]
     sessions = [
         subprocess.Popen(command, cwd=pytester.path, env=environment, stdout=subprocess.PIPE, text=True)
         for _ in range(3)

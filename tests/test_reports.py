@@ -1,7 +1,9 @@
 """--xcom-report writes the HTML file; pytest-xcom inspect prints a run's report."""
 
+import os
 import shutil
 import sys
+from pathlib import Path
 
 
 def test_xcom_report_option_writes_one_self_contained_file(user_tests, pytester):
@@ -50,9 +52,15 @@ def test_xcom_report_ini_and_xdist(user_tests, pytester):
 
 
 def _inspect(pytester, *args):
-    command = shutil.which("pytest-xcom") or sys.executable
-    prefix = [] if command != sys.executable else ["-m", "pytest_xcom.cli"]
-    return pytester.run(command, *prefix, "inspect", *args)
+    """Run the ``pytest-xcom`` command as installed, with the loopback guard in place."""
+    tests_dir = os.path.dirname(__file__)
+    script = (
+        f"import sys; sys.path.insert(0, {tests_dir!r}); import loopback_guard; loopback_guard.install(); "
+        "from pytest_xcom.cli import main; sys.argv[0] = 'pytest-xcom'; sys.exit(main())"
+    )
+    installed = Path(sys.executable).parent / "pytest-xcom"
+    assert installed.exists() or shutil.which("pytest-xcom"), "the pytest-xcom command is not installed"
+    return pytester.run(sys.executable, "-c", script, "inspect", *args)
 
 
 def test_inspect_prints_the_report_and_exits_zero(pytester):

@@ -1,0 +1,97 @@
+"""Subprocesses the benchmark times: its own workers, ``airflow db migrate`` and pytest sessions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+WORKER = BENCH_DIR / "worker.py"
+
+
+class BenchProcessError(RuntimeError):
+    """A timed subprocess failed; the message carries the tail of its output."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    seconds: float  # wall time of the whole process
+    output: str  # stdout and stderr, interleaved
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """This environment without any Airflow or pytest-xcom setting, plus ``overrides``."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AIRFLOW", "_AIRFLOW", "PYTEST_XCOM_", "PYTEST_ADDOPTS"))
+    }
+    env.update(overrides)
+    return env
+
+
+def timed(cmd: Sequence[str | Path], *, env: dict[str, str], cwd: Path | None = None, what: str) -> Finished:
+    """Run ``cmd`` to completion and return its wall time; raise with its output if it fails."""
+    with tempfile.TemporaryFile("w+") as log:
+        started = time.perf_counter()
+        code = subprocess.call(
+            [str(part) for part in cmd],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        seconds = time.perf_counter() - started
+        log.seek(0)
+        output = log.read()
+    if code != 0:
+        tail = "\n".join(output.splitlines()[-40:])
+        raise BenchProcessError(f"{what} failed (exit {code}): {' '.join(map(str, cmd))}\n{tail}")
+    return Finished(seconds, output)
+
+
+def worker(mode: str, *args: str, cache_dir: Path, scratch: Path) -> tuple[dict[str, Any], float]:
+    """Run ``bench/worker.py MODE`` in a fresh interpreter; return its JSON result and wall time."""
+    out = Path(tempfile.mkstemp(suffix=".json", dir=scratch)[1])
+    finished = timed(
+        [sys.executable, WORKER, mode, "--out", out, *args],
+        env=clean_env(PYTEST_XCOM_CACHE_DIR=str(cache_dir)),
+        what=f"bench worker {mode}",
+    )
+    return json.loads(out.read_text()), finished.seconds
+
+
+def airflow_db_migrate(scratch: Path) -> float:
+    """Wall time of ``airflow db migrate`` on a new SQLite file (on the same memory filesystem)."""
+    home = Path(tempfile.mkdtemp(prefix="migrate-", dir=scratch))
+    db = home / "airflow.db"
+    finished = timed(
+        [Path(sys.executable).parent / "airflow", "db", "migrate"],
+        env=clean_env(
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{db}",
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        ),
+        what="airflow db migrate",
+    )
+    if not db.is_file() or db.stat().st_size == 0:
+        raise BenchProcessError(f"airflow db migrate left no database at {db}:\n{finished.output[-2000:]}")
+    return finished.seconds
+
+
+def pytest_session(python: Path, suite: Path, *, expected_passed: int, env: dict[str, str]) -> float:
+    """Wall time of a whole ``python -m pytest`` process on ``suite``; every test must pass."""
+    finished = timed([python, "-m", "pytest", "-q"], env=env, cwd=suite, what=f"pytest session in {suite}")
+    summary = f"{expected_passed} passed"
+    if summary not in finished.output:
+        raise BenchProcessError(f"pytest in {suite} did not report '{summary}':\n{finished.output[-2000:]}")
+    return finished.seconds

@@ -1,0 +1,168 @@
+"""pytest-xcom's benchmark: every performance target of the design, measured side by side in one run.
+
+    python bench/run.py              # full: 5 repeats, 1,000-expansion DAG, in-a-box comparison
+    python bench/run.py --quick      # smoke test (< 2 minutes): 1 repeat, small sizes
+    python bench/run.py --repeat 9
+
+Prints the results as markdown and writes docs/benchmark.md and docs/benchmark.png (the chart
+needs matplotlib; without it the chart is skipped). Run it with the interpreter of the
+virtualenv that has pytest-xcom installed; the pytest-airflow-in-a-box comparison uses the
+virtualenv given by --inabox-venv and is skipped when it does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import report
+import sections
+
+from pytest_xcom.env import memory_dir  # importing pytest_xcom never imports Airflow
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_INABOX_VENV = Path("/work/bench-venvs/inabox")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="1 repeat, small sizes (CI smoke test)")
+    parser.add_argument("--repeat", type=int, help="measured repeats per comparison (default 5, quick 1)")
+    parser.add_argument(
+        "--inabox-venv",
+        type=Path,
+        default=Path(os.environ.get("BENCH_INABOX_VENV", DEFAULT_INABOX_VENV)),
+        help="virtualenv with pytest-airflow-in-a-box and the same Airflow (default %(default)s)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=REPO / "docs" / "benchmark.md",
+        help="markdown file to write (the chart goes next to it as benchmark.png)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only; write neither docs file")
+    return parser
+
+
+def plan_for(args: argparse.Namespace, scratch: Path) -> sections.Plan:
+    repeat = args.repeat or (1 if args.quick else 5)
+    if repeat < 1:
+        raise SystemExit("--repeat must be at least 1")
+    cache_dir = scratch / "template-cache"
+    inabox_python = args.inabox_venv / "bin" / "python"
+    if args.quick:
+        return sections.Plan(
+            quick=True,
+            repeat=repeat,
+            scratch=scratch,
+            cache_dir=cache_dir,
+            inabox_python=inabox_python,
+            chain_length=20,
+            scale_specs=("mapped:10", "mapped:100", "chain:20"),
+            session_warmups=0,
+        )
+    return sections.Plan(
+        quick=False, repeat=repeat, scratch=scratch, cache_dir=cache_dir, inabox_python=inabox_python
+    )
+
+
+def _version_in(python: Path, distribution: str) -> str:
+    if not python.is_file():
+        return "not installed"
+    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+    done = subprocess.run([str(python), "-c", code], check=False, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def header(plan: sections.Plan, wall: float) -> list[str]:
+    mode = "quick" if plan.quick else "full"
+    inabox = plan.inabox_python
+    machine = (
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {platform.machine()}, {os.cpu_count()} CPUs · "
+        f"Python {platform.python_version()} · apache-airflow {metadata.version('apache-airflow')} · "
+        f"pytest-xcom {metadata.version('pytest-xcom')} · "
+        f"pytest-airflow-in-a-box {_version_in(inabox, 'pytest-airflow-in-a-box')} "
+        f"(with apache-airflow {_version_in(inabox, 'apache-airflow')})"
+    )
+    return [
+        f"## Results ({mode} mode, {plan.repeat} measured repeat(s); whole benchmark {wall:.0f} s)",
+        "",
+        machine,
+    ]
+
+
+INTRO = """# Benchmark
+
+`python bench/run.py` measures every performance target of the design (section 5) side by side in
+one run and writes this file and `benchmark.png`; `--quick` is the CI smoke test (one repeat,
+small sizes). How each number is taken:
+
+- **Recording overhead / cost per task instance**: one process (`bench/worker.py compare`)
+  isolated with `pytest_xcom.env.isolate()`; every run starts on a fresh DB
+  (`MetadataDB.reset()`, not timed). `XComHarness.run(dag)` and plain `dag.test()` alternate
+  (which goes first swaps every pair) and the first pair is a dropped warm-up. Both register the
+  DAG the same way (`_compat.dag_registered_for_test`), so the difference is the recording. The
+  ratio is taken per pair.
+- **Fresh migrated DB**: the harness's warm-cache reset (a file copy of the cached template)
+  against Airflow's `initdb()` in the same process and against `airflow db migrate` as a
+  subprocess (own `AIRFLOW_HOME`, SQLite file on the same memory filesystem). Cold cache: a new
+  process with `PYTEST_XCOM_CACHE_DIR` pointing at an empty directory builds the template.
+- **pytest session**: `bench/suites/xcom` and `bench/suites/inabox` hold the same six tests of
+  the three DAG files in `bench/suites/dags`, written with each plugin; each whole `pytest`
+  process is timed, the order rotates every round, and (full mode) one warm-up round is dropped.
+  pytest-airflow-in-a-box runs from its own virtualenv with the same Airflow version:
+  `python -m venv /work/bench-venvs/inabox && /work/bench-venvs/inabox/bin/pip install
+  apache-airflow==<same> apache-airflow-providers-standard "pytest-airflow-in-a-box[airflow3]"`.
+- **Scaling**: one process per DAG (`bench/worker.py scale`), warmed up with a 2-element mapped
+  DAG; peak RSS is the process's high-water mark (`ru_maxrss`), growth is the first measured
+  run's peak over the warmed-up baseline. Every mapped run asserts that the record holds all
+  expansions.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    scratch = Path(tempfile.mkdtemp(prefix="pytest-xcom-bench-", dir=memory_dir()))
+    plan = plan_for(args, scratch)
+    results = sections.Results()
+    started = time.perf_counter()
+
+    def progress(step: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {step} ...", file=sys.stderr, flush=True)
+
+    try:
+        progress("fresh metadata DB: airflow db migrate vs cold template cache")
+        migrate = sections.fresh_db(plan, results)
+        progress("recording overhead, cost per task instance, warm template cache")
+        sections.in_process(plan, results, migrate)
+        progress("pytest sessions")
+        sections.sessions(plan, results)
+        progress("scaling")
+        sections.scaling(plan, results)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    wall = time.perf_counter() - started
+    tables = report.markdown(results, header(plan, wall))
+    print(tables)
+    if not args.no_write:
+        png = args.output.with_suffix(".png")
+        drawn, message = report.chart(results, png)
+        print(message)
+        report.write_doc(args.output, INTRO, tables, png if drawn else None)
+        print(f"results written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

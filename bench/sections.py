@@ -1,0 +1,243 @@
+"""The five measurements of the benchmark. Each returns rows for the report; none imports Airflow."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import procs
+from stats import Summary, ratios
+
+SUITES = procs.BENCH_DIR / "suites"
+SUITE_TESTS = 6  # tests in each of bench/suites/xcom and bench/suites/inabox
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one invocation measures, and how often."""
+
+    quick: bool
+    repeat: int
+    scratch: Path  # temporary files, on the memory filesystem the harness uses too
+    cache_dir: Path  # pytest-xcom's template cache for every warm-cache measurement
+    inabox_python: Path
+    overhead_dag: str = "mixed"
+    chain_length: int = 50
+    scale_specs: tuple[str, ...] = ("mapped:10", "mapped:100", "mapped:1000", "chain:200")
+    session_warmups: int = 1
+
+    def fresh_dir(self, prefix: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.scratch))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison: our time, the baseline's, their ratio and the design target for it."""
+
+    section: str
+    what: str
+    ours: Summary  # seconds
+    baseline: Summary  # seconds
+    ratio: Summary
+    target: float | None = None  # the ratio's median must be at most this
+    note: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.ratio.median <= self.target
+
+
+@dataclass(frozen=True)
+class ScaleRow:
+    spec: str
+    elements: int
+    seconds: Summary
+    per_element: Summary  # seconds per element
+    rss_peak_mib: float
+    rss_growth_mib: float  # peak of the first measured run over the warmed-up baseline
+    recorded: int
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    scaling: list[ScaleRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def fresh_db(plan: Plan, results: Results) -> Summary:
+    """Section 2, cold side: ``airflow db migrate`` vs building the template in a new process.
+
+    The first cold build goes into ``plan.cache_dir``, the warm cache of every later step.
+    Returns the ``airflow db migrate`` times.
+    """
+    migrate, cold_wall, cold_build = [], [], []
+    for index in range(plan.repeat):
+        migrate.append(procs.airflow_db_migrate(plan.fresh_dir("migrate-")))
+        cache_dir = plan.cache_dir if index == 0 else plan.fresh_dir("cold-cache-")
+        data, wall = procs.worker("template", cache_dir=cache_dir, scratch=plan.scratch)
+        cold_wall.append(wall)
+        cold_build.append(data["build_seconds"])
+    results.rows.append(
+        Row(
+            "Fresh migrated DB",
+            "harness, cold cache (whole process: imports, template build, copy) vs `airflow db migrate` (whole process)",
+            Summary.of(cold_wall),
+            Summary.of(migrate),
+            Summary.of(ratios(cold_wall, migrate)),
+            note=f"Template build inside that process: {Summary.of(cold_build).format(' s')}, "
+            "once per Airflow version and machine. Both DB files on the same memory filesystem.",
+        )
+    )
+    return Summary.of(migrate)
+
+
+def in_process(plan: Plan, results: Results, migrate: Summary) -> None:
+    """Sections 1 and 3, and the warm side of 2: one worker, harness and plain dag.test() alternating."""
+    chain = f"chain:{plan.chain_length}"
+    data, _ = procs.worker(
+        "compare", "--repeat", str(plan.repeat), "--dag", plan.overhead_dag, "--dag", chain,
+        cache_dir=plan.cache_dir, scratch=plan.scratch,
+    )  # fmt: skip
+    paired = "Same process, alternating which goes first, first pair dropped; ratio per pair."
+    overhead = data["dags"][plan.overhead_dag]
+    results.rows.append(
+        Row(
+            "Recording overhead",
+            "XComHarness.run vs plain dag.test(), 11-instance DAG (multiple_outputs, map over 4, explicit pulls)",
+            Summary.of(overhead["harness"]),
+            Summary.of(overhead["plain"]),
+            Summary.of(ratios(overhead["harness"], overhead["plain"])),
+            target=1.10,
+            note=paired,
+        )
+    )
+    per_task = data["dags"][chain]
+    n = plan.chain_length
+    results.rows.append(
+        Row(
+            "Cost per task instance",
+            f"{n}-task TaskFlow chain, wall time / {n}: harness vs plain dag.test()",
+            Summary.of(per_task["harness"]).scaled(1 / n),
+            Summary.of(per_task["plain"]).scaled(1 / n),
+            Summary.of(ratios(per_task["harness"], per_task["plain"])),
+            target=1.00,
+            note=paired,
+        )
+    )
+    reset = Summary.of(data["reset_seconds"])
+    results.rows.append(
+        Row(
+            "Fresh migrated DB",
+            "harness, warm cache (MetadataDB.reset, what every test pays) vs `airflow db migrate`",
+            reset,
+            migrate,
+            reset.ratio_to(migrate),
+            target=0.10,
+            note="Ratio range: min/max and max/min of the two independent series.",
+        )
+    )
+    initdb = Summary.of(data["initdb_seconds"])
+    results.rows.append(
+        Row(
+            "Fresh migrated DB",
+            "harness, warm cache (MetadataDB.reset) vs Airflow's initdb() in the same process",
+            reset,
+            initdb,
+            reset.ratio_to(initdb),
+            note="Airflow already imported on both sides: the schema work alone.",
+        )
+    )
+    results.notes.append(
+        "Once per pytest process, MetadataDB.prepare() finds the cached template: "
+        f"{data['prepare_seconds'] * 1e3:.0f} ms (warm cache)."
+    )
+
+
+def _session(python: Path, suite: str, cache_dir: Callable[[], Path] | None) -> Callable[[], float]:
+    """A timed pytest process on one suite (with pytest-xcom's cache dir, for our suite)."""
+
+    def run() -> float:
+        env = procs.clean_env(PYTEST_XCOM_CACHE_DIR=str(cache_dir())) if cache_dir else procs.clean_env()
+        return procs.pytest_session(python, SUITES / suite, expected_passed=SUITE_TESTS, env=env)
+
+    return run
+
+
+def sessions(plan: Plan, results: Results) -> None:
+    """Section 4: whole pytest processes, the same six DAG tests with each plugin."""
+    if not plan.inabox_python.is_file():
+        results.notes.append(
+            f"pytest-airflow-in-a-box comparison skipped: no virtualenv at {plan.inabox_python.parent.parent} "
+            "(create it as described above)."
+        )
+        return
+    ours = Path(sys.executable)
+    runs = {
+        "xcom": _session(ours, "xcom", lambda: plan.cache_dir),
+        "inabox": _session(plan.inabox_python, "inabox", None),
+    }
+    if not plan.quick:
+        runs["xcom_cold"] = _session(ours, "xcom", lambda: plan.fresh_dir("session-cold-cache-"))
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
+    for index in range(plan.session_warmups + plan.repeat):
+        for name in names[index % len(names) :] + names[: index % len(names)]:  # rotate who goes first
+            seconds = runs[name]()
+            if index >= plan.session_warmups:
+                times[name].append(seconds)
+    results.rows.append(
+        Row(
+            "pytest session",
+            f"{SUITE_TESTS} DAG tests, whole `pytest` process: pytest-xcom vs pytest-airflow-in-a-box",
+            Summary.of(times["xcom"]),
+            Summary.of(times["inabox"]),
+            Summary.of(ratios(times["xcom"], times["inabox"])),
+            target=1.00,
+            note="warm template cache; each plugin in its own virtualenv, same Airflow; ratio per round",
+        )
+    )
+    if "xcom_cold" in times:
+        results.rows.append(
+            Row(
+                "pytest session",
+                "the same, pytest-xcom with a cold template cache (first run after install)",
+                Summary.of(times["xcom_cold"]),
+                Summary.of(times["inabox"]),
+                Summary.of(ratios(times["xcom_cold"], times["inabox"])),
+            )
+        )
+
+
+def scaling(plan: Plan, results: Results) -> None:
+    """Section 5: large DAGs through the harness, one process per size."""
+    for spec in plan.scale_specs:
+        data, _ = procs.worker(
+            "scale",
+            "--repeat",
+            str(plan.repeat),
+            "--dag",
+            spec,
+            cache_dir=plan.cache_dir,
+            scratch=plan.scratch,
+        )
+        elements = int(spec.partition(":")[2])
+        if any(count != elements for count in data["recorded"]):
+            raise AssertionError(
+                f"{spec}: recorded {data['recorded']} elements, expected {elements} every run"
+            )
+        seconds = Summary.of(data["seconds"])
+        results.scaling.append(
+            ScaleRow(
+                spec=spec,
+                elements=elements,
+                seconds=seconds,
+                per_element=seconds.scaled(1 / elements),
+                rss_peak_mib=max(data["rss_peak_mib"]),
+                rss_growth_mib=data["rss_peak_mib"][0] - data["rss_baseline_mib"],
+                recorded=data["recorded"][0],
+            )
+        )
