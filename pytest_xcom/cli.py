@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--html", metavar="PATH", help="also write the HTML report to PATH")
     inspect.add_argument("--logical-date", help="ISO date of the run (default 2026-01-01T00:00:00+00:00)")
     inspect.add_argument("--conf", help="the run conf, as a JSON object")
+    inspect.add_argument("--backend", default="db", help="XCom backend: db (default), s3, or a dotted BaseXCom path")
     inspect.add_argument("--verbose", "-v", action="store_true", help="show Airflow's own log output")
     return parser
 
@@ -51,23 +52,27 @@ def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: Optional[
     from pytest_xcom.db import MetadataDB
     from pytest_xcom.harness import XComHarness
     from pytest_xcom.loader import DagFileError
+    from pytest_xcom.services import MotoServer, TestServices
 
     db = MetadataDB(iso)
-    harness = XComHarness(dags_folder=iso.dags_folder)
+    moto = MotoServer()
     airflow_output = io.StringIO()
     try:
-        with contextlib.ExitStack() as quiet:
+        with contextlib.ExitStack() as stack:
             if not args.verbose:
-                quiet.enter_context(contextlib.redirect_stdout(airflow_output))
+                stack.enter_context(contextlib.redirect_stdout(airflow_output))
+            services = stack.enter_context(TestServices(moto=moto, home=iso.root).active())
+            harness = XComHarness(dags_folder=iso.dags_folder, services=services)
+            stack.callback(harness.close)
             db.reset()
             dag = harness.load_dag(args.path, args.dag_id)
-            run = harness.run(dag, logical_date=args.logical_date, conf=conf)
+            run = harness.run(dag, logical_date=args.logical_date, conf=conf, backend=args.backend)
     except (DagFileError, TypeError, ValueError) as exc:
         print(f"pytest-xcom: {exc}", file=sys.stderr)
         return 2
     finally:
-        harness.close()
         db.close()
+        moto.stop()
     print(run.report())
     for where, text in run.failures.items():
         print(f"\n--- {where} failed ---\n{text.rstrip()}")
