@@ -465,3 +465,107 @@ def frozen_clock(moment: datetime) -> Iterator[None]:
             yield
     finally:
         freezegun_api.call_stack_inspection_limit = limit
+
+
+# --------------------------------------------------------------------------------------------
+# Backend probes run inside task code by the backend contract
+# --------------------------------------------------------------------------------------------
+
+
+def _outcome(read: Callable[[], Any]) -> dict[str, Any]:
+    from pytest_xcom.contract_dags import describe
+
+    try:
+        value = read()
+    except Exception as exc:  # the contract wants to see exactly what the backend raised
+        return {"outcome": "raised", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    return {"outcome": "returned", "value": describe(value)}
+
+
+def read_stored_reference(reference: Any) -> dict[str, Any]:
+    """Inside a task: what the running backend's deserialize_value makes of a stored value."""
+    from airflow.sdk.execution_time import xcom as xcom_module
+
+    backend = xcom_module.XCom
+    return _outcome(lambda: backend.deserialize_value(_StoredValue(reference)))
+
+
+def purge_then_read(ti: Any, *, task_id: str, key: str) -> dict[str, Any]:
+    """Inside a task: purge what the backend stored for an XCom, then read that XCom again."""
+    from airflow.sdk.execution_time import xcom as xcom_module
+
+    backend = xcom_module.XCom
+    row = backend._get_xcom_db_ref(key=key, dag_id=ti.dag_id, task_id=task_id, run_id=ti.run_id, map_index=-1)
+    backend.purge(row)
+    return _outcome(lambda: backend.deserialize_value(row))
+
+
+class _StoredValue:
+    """The shape deserialize_value reads: an object with the stored ``value``."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+# --------------------------------------------------------------------------------------------
+# Clearing task instances the way Airflow's "Clear" does, and resuming the same DAG run
+# --------------------------------------------------------------------------------------------
+
+
+def clear_task_instances(dag_id: str, run_id: str, task_ids: list[str]) -> int:
+    """Clear task instances with Airflow's own ``clear_task_instances`` (what the UI's Clear does).
+
+    The XCom rows stay; the worker deletes them (and the backend purges) when the task runs again.
+    """
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.taskinstance import clear_task_instances as airflow_clear
+    from sqlalchemy import select
+
+    with create_session() as session:
+        tis = list(
+            session.scalars(
+                select(TaskInstance).where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.run_id == run_id,
+                    TaskInstance.task_id.in_(task_ids),
+                )
+            )
+        )
+        airflow_clear(tis, session)
+    return len(tis)
+
+
+@contextlib.contextmanager
+def resuming_existing_dag_run() -> Iterator[None]:
+    """Make ``dag.test()`` continue the existing run of its logical date.
+
+    By default ``dag.test()`` deletes an existing run of the same logical date, whose XCom rows
+    go with it by cascade, without the backend's purge, and starts over.
+    """
+    from airflow.models import dagrun as dagrun_module
+    from airflow.serialization.definitions.dag import SerializedDAG
+
+    original_get_or_create = dagrun_module.get_or_create_dagrun
+    original_clear = SerializedDAG.__dict__["clear_dags"]
+
+    def get_or_create_dagrun(*, dag: Any, run_id: str, session: Any, **kwargs: Any) -> Any:
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.state import DagRunState
+
+        existing = DagRun.find(dag_id=dag.dag_id, run_id=run_id, session=session)
+        if existing:
+            # Clearing queued the run for the scheduler; dag.test() only drives running runs.
+            dag_run = existing[0]
+            dag_run.dag = dag  # what a freshly created run gets; update_state() needs it
+            dag_run.set_state(DagRunState.RUNNING)
+            session.flush()
+            return dag_run
+        return original_get_or_create(dag=dag, run_id=run_id, session=session, **kwargs)
+
+    dagrun_module.get_or_create_dagrun = get_or_create_dagrun  # type: ignore[assignment]
+    SerializedDAG.clear_dags = classmethod(lambda cls, *args, **kwargs: 0)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        dagrun_module.get_or_create_dagrun = original_get_or_create  # type: ignore[assignment]
+        SerializedDAG.clear_dags = original_clear  # type: ignore[method-assign]

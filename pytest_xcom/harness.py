@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from pytest_xcom import backends, loader, runner
+from pytest_xcom import _compat, backends, loader, runner
 from pytest_xcom.backends import BackendChoice, BackendError
 from pytest_xcom.policy import Policy
 from pytest_xcom.record import RUN_API, XComRun
@@ -52,9 +52,24 @@ class XComHarness:
         ``freeze_time`` (a datetime, an ISO string, or True for the logical date) freezes the
         wall clock that task code sees.
         """
+        choice = self._choice(backend, backend_options)
+        return self._run(dag, logical_date=logical_date, conf=conf, choice=choice, freeze_time=freeze_time)
+
+    def _choice(self, backend: Optional[str], backend_options: Optional[dict[str, Any]]) -> BackendChoice:
         if backend is None and backend_options:
             raise BackendError("backend_options= needs backend= too, e.g. backend='s3'")
-        choice = self.backend if backend is None else BackendChoice(backend, dict(backend_options or {}))
+        return self.backend if backend is None else BackendChoice(backend, dict(backend_options or {}))
+
+    def _run(
+        self,
+        dag: Any,
+        *,
+        logical_date: runner.DateLike,
+        choice: BackendChoice,
+        conf: Optional[dict[str, Any]] = None,
+        freeze_time: Any = None,
+        resume: bool = False,
+    ) -> XComRun:
         date = runner.coerce_logical_date(logical_date)
         freeze_at = runner.coerce_freeze_time(freeze_time, date)
         with backends.activated(choice, self._services) as backend_class:
@@ -66,11 +81,37 @@ class XComHarness:
                 backend=backend_class,
                 backend_name=choice.name,
                 freeze_at=freeze_at,
+                resume=resume,
             )
         run.policy_violations = self.policy.violations(run)
         self.violations.extend(run.policy_violations)
         self.runs.append(run)
         return run
+
+    def clear_and_rerun(
+        self,
+        dag: Any,
+        task_ids: Any,
+        *,
+        backend: Optional[str] = None,
+        backend_options: Optional[dict[str, Any]] = None,
+    ) -> XComRun:
+        """Clear task instances of the DAG's run, as Airflow's "Clear" does, and run them again.
+
+        The same DAG run continues: the cleared tasks run a second try, whose start deletes their
+        previous XComs and lets the backend purge what it stored. (A plain second ``run()`` on the
+        same logical date instead makes ``dag.test()`` delete the whole run, XCom rows included,
+        without the backend's purge.)
+        """
+        ids = [task_ids] if isinstance(task_ids, str) else list(task_ids)
+        previous = next((r for r in reversed(self.runs) if r.dag_id == dag.dag_id), None)
+        if previous is None:
+            raise NoRunError(f"no run of DAG {dag.dag_id!r} yet in this test: xcom.run(dag) first")
+        unknown = sorted(set(ids) - set(previous.task_ids))
+        if unknown:
+            raise ValueError(f"task(s) {', '.join(unknown)} are not in DAG {dag.dag_id!r}")
+        _compat.clear_task_instances(dag.dag_id, previous.run_id, ids)
+        return self._run(dag, logical_date=previous.logical_date, choice=self._choice(backend, backend_options), resume=True)
 
     def load_dag(self, path: Union[str, Path], dag_id: Optional[str] = None) -> Any:
         """Import a DAG file and return its DAG (``dag_id`` picks one when it has several)."""

@@ -93,6 +93,15 @@ class Recorder:
                 recorder._purged = True
                 super().purge(xcom, *args)
 
+            @classmethod
+            def delete(cls, *args: Any, **kwargs: Any) -> None:
+                # delete() reads the row to know what to purge: housekeeping, not a consumer's read
+                token = _read_context.set(("delete", True))
+                try:
+                    super().delete(*args, **kwargs)
+                finally:
+                    _read_context.reset(token)
+
         RecordingXCom.__name__ = backend.__name__
         RecordingXCom.__qualname__ = backend.__qualname__
         RecordingXCom.__module__ = backend.__module__
@@ -244,6 +253,8 @@ class Recorder:
     ) -> None:
         context = _read_context.get()
         kind, task_ids_given = context if context is not None else (default_kind, True)
+        if kind == "delete":
+            return
         self.pulls.append(
             XComPull(
                 task_id=reader[0],

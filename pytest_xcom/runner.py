@@ -75,6 +75,7 @@ def run_dag(
     backend: Optional[type] = None,
     backend_name: str = "db",
     freeze_at: Optional[datetime] = None,
+    resume: bool = False,
 ) -> XComRun:
     """Run ``dag`` once with ``backend`` as its XCom backend; return the record of its traffic."""
     if not isinstance(dag, _compat.dag_class()):
@@ -92,6 +93,8 @@ def run_dag(
             stack.enter_context(_compat.dag_registered_for_test(dag, str(dags_folder)))
             if freeze_at is not None:
                 stack.enter_context(_compat.frozen_task_clock(freeze_at))
+            if resume:
+                stack.enter_context(_compat.resuming_existing_dag_run())
             dag_run = _compat.run_dag_test(dag, logical_date=date, conf=conf)
     except Exception as exc:
         raise DagRunError(f"DAG {dag.dag_id!r} could not run: {type(exc).__name__}: {exc}") from exc

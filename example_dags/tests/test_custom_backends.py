@@ -21,12 +21,19 @@ def test_s3_backend_stores_every_value_in_the_bucket(xcom, xcom_s3, monkeypatch)
 
 
 @pytest.mark.xcom_backend("xcom_backends.redis_xcom.ExclusiveRedisXCom")
-def test_exclusive_redis_backend_hands_each_value_to_one_reader(xcom, xcom_redis):
-    run = xcom.run(xcom.load_dag(DAG_FILE))
+def test_redis_backend_keeps_each_xcom_in_its_own_key(xcom, xcom_redis):
+    dag = xcom.load_dag(DAG_FILE)
+    run = xcom.run(dag)
     run.assert_succeeded()
 
-    run.assert_exclusive("extract", consumers={"summarize"})
+    run.assert_exclusive("extract", consumers={"summarize"})   # who reads it is the tests' job
     run.assert_offloaded("extract")
-    # read once, then gone from Redis; the final result was never read, so it is still there
-    remaining = sorted(key.decode() for key in xcom_redis.keys("xcom:*"))
-    assert remaining == ["xcom:large_values:manual__2026-01-01T00:00:00+00:00:publish:-1:return_value"]
+    prefix = "xcom:large_values:manual__2026-01-01T00:00:00+00:00"
+    assert sorted(key.decode() for key in xcom_redis.keys("xcom:*")) == [
+        f"{prefix}:extract:-1:return_value",
+        f"{prefix}:publish:-1:return_value",
+        f"{prefix}:summarize:-1:return_value",
+    ]
+    # Clearing a task (as the UI's Clear does) purges its key before it writes a new one.
+    rerun = xcom.clear_and_rerun(dag, ["extract"])
+    assert [(d.task_id, d.key, d.purged) for d in rerun.deletes] == [("extract", "return_value", True)]

