@@ -18,8 +18,8 @@ def chain(n: int) -> DAG:
     @dag(dag_id=f"bench_chain_{n}", schedule=None, catchup=False)
     def bench_chain() -> None:
         @task
-        def step(value: int) -> int:
-            return value + 1
+        def step(value: Any) -> int:
+            return int(value) + 1
 
         previous = step.override(task_id="step_0")(0)
         for index in range(1, n):
@@ -69,7 +69,7 @@ def mixed() -> DAG:
             return {"rows": rows, "count": len(rows)}
 
         @task
-        def transform(rows: list[dict[str, int]]) -> int:
+        def transform(rows: Any) -> int:
             return sum(row["amount_cents"] for row in rows)
 
         @task
@@ -85,10 +85,10 @@ def mixed() -> DAG:
             return sum(counts)
 
         @task
-        def combine(revenue: int, rows: int) -> dict[str, int]:
+        def combine(revenue: Any, rows: Any) -> dict[str, int]:
             return {"revenue_cents": revenue, "rows": rows}
 
-        extracted = extract()
+        extracted: Any = extract()  # multiple_outputs: indexable by key
         combined = combine(transform(extracted["rows"]), total(count.expand(partition=partitions())))
         publish = PythonOperator(task_id="publish", python_callable=_push_summary)
         combined >> publish >> PythonOperator(task_id="audit", python_callable=_audit)

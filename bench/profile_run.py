@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +52,7 @@ PASS_THROUGH = {
 OWNERS = (  # (label, path fragment), first match on the owning frame
     ("pytest-xcom: recorder", "pytest_xcom/recorder.py"),
     ("pytest-xcom: record building, harness", "pytest_xcom/"),
-    ("Airflow: Execution API server (routes, deps)", "airflow/api_fastapi/"),
+    ("Airflow: Execution API routes (handlers, their deps)", "airflow/api_fastapi/"),
     ("Airflow: task runner, supervisor, API client", "airflow/sdk/execution_time/"),
     ("Airflow: task runner, supervisor, API client", "airflow/sdk/api/"),
     ("Airflow: dag.test() loop, scheduling decisions", "airflow/sdk/definitions/dag.py"),
@@ -114,12 +113,17 @@ def _owning_frame(frames: list[Frame]) -> Frame | None:
     return owner
 
 
-def _label(frame: Frame | None, table: Iterable[tuple[str, str]]) -> str:
+API_THREADS = ("InProcessExecutionAPI", "AnyIO worker thread")
+
+
+def _owner_label(frame: Frame | None, thread: str) -> str:
     if frame is not None:
-        for label, fragment in table:
+        for label, fragment in OWNERS:
             if frame.in_(fragment):
                 return label
-    return "other (thread bootstrap, stdlib)"
+    if any(name in thread for name in API_THREADS):
+        return "Airflow: Execution API plumbing (FastAPI, Cadwyn, AnyIO hand-offs, event loop)"
+    return "no application frame (thread bootstrap, comms threads)"
 
 
 def _library(leaf: Frame) -> str:
@@ -143,7 +147,7 @@ def analyze(raw: Path) -> Breakdown:
     libraries: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     samples = idle = 0
-    for line in raw.read_text().splitlines():
+    for line in filter(None, raw.read_text().split("\n")):  # not splitlines(): frames may hold \x1c etc.
         stack, _, count_text = line.rpartition(" ")
         thread, *texts = stack.split(";")
         if not texts:
@@ -157,7 +161,7 @@ def analyze(raw: Path) -> Breakdown:
             continue
         samples += count
         owner = _owning_frame(frames)
-        owners[_label(owner, OWNERS)] += count
+        owners[_owner_label(owner, thread)] += count
         libraries[_library(frames[-1])] += count
         marks = {
             "inside Execution API request handling (server side)": any(f.in_("airflow/api_fastapi/") for f in frames),
@@ -171,7 +175,7 @@ def analyze(raw: Path) -> Breakdown:
     return Breakdown(owners, libraries, inclusive, samples, idle)
 
 
-def profile(spec: str, runs: int, rate: int, py_spy: Path, raw: Path) -> tuple[float, int]:
+def profile(spec: str, runs: int, rate: int, py_spy: Path, raw: Path, gil: bool) -> tuple[float, int]:
     """Warm up, attach py-spy to this process, make ``runs`` harness runs; wall time, instances."""
     bench = Bench()  # isolates Airflow: import the DAGs only after it
     try:
@@ -179,9 +183,10 @@ def profile(spec: str, runs: int, rate: int, py_spy: Path, raw: Path) -> tuple[f
 
         dag = dags.build(spec)
         bench.timed(bench.harness, dag)  # warm-up: imports, the in-process API app
+        bench.settle()
         spy = subprocess.Popen(
             [py_spy, "record", "--pid", str(os.getpid()), "--threads", "--nonblocking", "--format", "raw",
-             "--rate", str(rate), "--output", raw],
+             "--rate", str(rate), "--output", raw, *(["--gil"] if gil else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         time.sleep(1.0)  # let py-spy attach
@@ -212,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     found = shutil.which("py-spy")
     parser.add_argument("--py-spy", type=Path, default=Path(found) if found else DEFAULT_PY_SPY)
     parser.add_argument("--keep", type=Path, help="also keep py-spy's raw (collapsed-stack) output here")
+    parser.add_argument("--gil", action="store_true", help="sample only the thread holding the GIL")
     args = parser.parse_args(argv)
     if not args.py_spy.is_file():
         print(f"py-spy not found at {args.py_spy}: pip install py-spy, or pass --py-spy", file=sys.stderr)
@@ -221,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(os.devnull, "w") as quiet:
         sys.stdout = quiet  # Airflow's task logs
         try:
-            wall, instances = profile(args.dag, args.runs, args.rate, args.py_spy, raw)
+            wall, instances = profile(args.dag, args.runs, args.rate, args.py_spy, raw, args.gil)
         finally:
             sys.stdout = stdout
     result = analyze(raw)

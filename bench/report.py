@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 KEEP_MARKER = "<!-- bench/run.py regenerates everything above this line; text below it is kept. -->"
 
 
+SECTION_ORDER = ("Recording overhead", "Fresh migrated DB", "Cost per task instance", "pytest session")
+
+
+def _ordered(rows: list[Row]) -> list[Row]:
+    return sorted(rows, key=lambda row: SECTION_ORDER.index(row.section))
+
+
 def _verdict(row: Row) -> str:
     if row.met is None:
         return ""
@@ -41,23 +48,48 @@ def _results_table(rows: list[Row], footnotes: list[str]) -> list[str]:
     return lines
 
 
+def _marginals(rows: list[ScaleRow]) -> dict[str, tuple[float, float]]:
+    """Per spec: (seconds, MiB) per extra element compared with the next smaller DAG of its kind."""
+    marginal: dict[str, tuple[float, float]] = {}
+    previous: dict[str, ScaleRow] = {}
+    for row in sorted(rows, key=lambda r: r.elements):
+        kind = row.spec.partition(":")[0]
+        if kind in previous:
+            smaller = previous[kind]
+            extra = row.elements - smaller.elements
+            marginal[row.spec] = (
+                (row.seconds.median - smaller.seconds.median) / extra,
+                (row.rss_growth_mib - smaller.rss_growth_mib) / extra,
+            )
+        previous[kind] = row
+    return marginal
+
+
 def _scaling_table(rows: list[ScaleRow]) -> list[str]:
-    lines = [
-        "| DAG | elements | recorded | wall time | time / element | peak RSS | RSS growth | growth / element |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    columns = ("DAG", "elements", "recorded", "harness wall time", "time / element", "marginal time / element",
+               "plain dag.test() / element", "harness / plain", "peak RSS", "RSS growth",
+               "marginal RSS / element")  # fmt: skip
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    marginal = _marginals(rows)
     for row in rows:
+        if row.spec in marginal:
+            extra_seconds, extra_mib = marginal[row.spec]
+            extra_time, extra_rss = seconds(extra_seconds), f"{extra_mib * 1024:,.1f} KiB"
+        else:
+            extra_time = extra_rss = "–"
+        plain = "–" if row.plain is None else seconds_summary(row.plain.scaled(1 / row.elements))
+        ratio = "–" if row.ratio is None else row.ratio.format(digits=3)
         lines.append(
             f"| `{row.spec}` | {row.elements:,} | {row.recorded:,} | {seconds_summary(row.seconds)} "
-            f"| {seconds_summary(row.per_element)} | {row.rss_peak_mib:,.0f} MiB | {row.rss_growth_mib:,.1f} MiB "
-            f"| {row.rss_growth_mib * 1024 / row.elements:,.1f} KiB |"
+            f"| {seconds_summary(row.per_element)} | {extra_time} | {plain} | {ratio} "
+            f"| {row.rss_peak_mib:,.0f} MiB | {row.rss_growth_mib:,.1f} MiB | {extra_rss} |"
         )
     return lines
 
 
 def markdown(results: Results, header: list[str]) -> str:
     footnotes: list[str] = []
-    lines = [*header, "", "### Side by side", "", *_results_table(results.rows, footnotes), ""]
+    lines = [*header, "", "### Side by side", "", *_results_table(_ordered(results.rows), footnotes), ""]
     lines += [f"{number}. {text}" for number, text in enumerate(footnotes, 1)]
     if results.scaling:
         lines += ["", "### Scaling (harness only)", "", *_scaling_table(results.scaling)]
@@ -88,8 +120,8 @@ def chart(results: Results, path: Path) -> tuple[bool, str]:
         return False, "chart skipped: matplotlib is not installed (pip install matplotlib)"
     panels = 3 if results.scaling else 2
     fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.8), layout="constrained")
-    _ratios_panel(axes[0], results.rows)
-    _sessions_panel(axes[1], results.rows)
+    _ratios_panel(axes[0], _ordered(results.rows))
+    _sessions_panel(axes[1], _ordered(results.rows))
     if results.scaling:
         _scaling_panel(axes[2], results.scaling)
     fig.suptitle("pytest-xcom benchmark")
@@ -100,10 +132,7 @@ def chart(results: Results, path: Path) -> tuple[bool, str]:
 
 def _ratios_panel(ax: Axes, rows: list[Row]) -> None:
     targeted = [row for row in rows if row.target is not None]
-    labels = [
-        f"{row.section}\n{row.what[:48]}…" if len(row.what) > 48 else f"{row.section}\n{row.what}"
-        for row in targeted
-    ]
+    labels = [row.label for row in targeted]
     ys = range(len(targeted))
     medians = [row.ratio.median for row in targeted]
     errors = [
@@ -112,8 +141,8 @@ def _ratios_panel(ax: Axes, rows: list[Row]) -> None:
     ]
     colors = ["tab:green" if row.met else "tab:red" for row in targeted]
     ax.barh(ys, medians, xerr=errors, color=colors, alpha=0.8, capsize=3)
-    for y, row in zip(ys, targeted):
-        ax.plot([row.target, row.target], [y - 0.4, y + 0.4], color="black", linewidth=2)
+    for y, target in zip(ys, [row.target for row in targeted if row.target is not None]):
+        ax.plot([target, target], [y - 0.4, y + 0.4], color="black", linewidth=2)
     ax.set_xscale("log")
     ax.set_yticks(list(ys), labels, fontsize=7)
     ax.invert_yaxis()
@@ -124,7 +153,7 @@ def _ratios_panel(ax: Axes, rows: list[Row]) -> None:
 def _sessions_panel(ax: Axes, rows: list[Row]) -> None:
     """Absolute times of the rows that are whole processes or DAG runs, ours next to baseline."""
     shown = [row for row in rows if row.ours.median >= 0.01]
-    labels = [row.what.split(":")[0][:38] for row in shown]
+    labels = [row.label for row in shown]
     xs = range(len(shown))
     ax.bar([x - 0.2 for x in xs], [row.ours.median for row in shown], width=0.4, label="pytest-xcom")
     ax.bar([x + 0.2 for x in xs], [row.baseline.median for row in shown], width=0.4, label="baseline")

@@ -1,6 +1,6 @@
 """pytest-xcom's benchmark: every performance target of the design, measured side by side in one run.
 
-    python bench/run.py              # full: 5 repeats, 1,000-expansion DAG, in-a-box comparison
+    python bench/run.py              # full: 5 repeats (3 for scaling), 1,000 expansions, vs in-a-box
     python bench/run.py --quick      # smoke test (< 2 minutes): 1 repeat, small sizes
     python bench/run.py --repeat 9
 
@@ -13,6 +13,7 @@ virtualenv given by --inabox-venv and is skipped when it does not exist.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shutil
@@ -40,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="1 repeat, small sizes (CI smoke test)")
     parser.add_argument("--repeat", type=int, help="measured repeats per comparison (default 5, quick 1)")
     parser.add_argument(
+        "--scale-repeat", type=int, help="repeats per scaling size (default min(repeat, 3), quick 1)"
+    )
+    parser.add_argument(
         "--inabox-venv",
         type=Path,
         default=Path(os.environ.get("BENCH_INABOX_VENV", DEFAULT_INABOX_VENV)),
@@ -57,24 +61,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def plan_for(args: argparse.Namespace, scratch: Path) -> sections.Plan:
     repeat = args.repeat or (1 if args.quick else 5)
-    if repeat < 1:
-        raise SystemExit("--repeat must be at least 1")
-    cache_dir = scratch / "template-cache"
-    inabox_python = args.inabox_venv / "bin" / "python"
-    if args.quick:
-        return sections.Plan(
-            quick=True,
-            repeat=repeat,
-            scratch=scratch,
-            cache_dir=cache_dir,
-            inabox_python=inabox_python,
-            chain_length=20,
-            scale_specs=("mapped:10", "mapped:100", "chain:20"),
-            session_warmups=0,
-        )
-    return sections.Plan(
-        quick=False, repeat=repeat, scratch=scratch, cache_dir=cache_dir, inabox_python=inabox_python
+    scale_repeat = args.scale_repeat or (1 if args.quick else min(repeat, 3))
+    if min(repeat, scale_repeat) < 1:
+        raise SystemExit("--repeat and --scale-repeat must be at least 1")
+    plan = sections.Plan(
+        quick=args.quick,
+        repeat=repeat,
+        scale_repeat=scale_repeat,
+        scratch=scratch,
+        cache_dir=scratch / "template-cache",
+        inabox_python=args.inabox_venv / "bin" / "python",
     )
+    if args.quick:
+        quick_sizes = ("mapped:10", "mapped:100", "chain:20")
+        return dataclasses.replace(
+            plan, chain_length=20, scale_specs=quick_sizes, scale_plain=False, session_warmups=0
+        )
+    return plan
 
 
 def _version_in(python: Path, distribution: str) -> str:
@@ -85,7 +88,7 @@ def _version_in(python: Path, distribution: str) -> str:
     return done.stdout.strip() or "unknown"
 
 
-def header(plan: sections.Plan, wall: float) -> list[str]:
+def header(plan: sections.Plan, wall: float, load: tuple[float, float]) -> list[str]:
     mode = "quick" if plan.quick else "full"
     inabox = plan.inabox_python
     machine = (
@@ -93,7 +96,8 @@ def header(plan: sections.Plan, wall: float) -> list[str]:
         f"Python {platform.python_version()} · apache-airflow {metadata.version('apache-airflow')} · "
         f"pytest-xcom {metadata.version('pytest-xcom')} · "
         f"pytest-airflow-in-a-box {_version_in(inabox, 'pytest-airflow-in-a-box')} "
-        f"(with apache-airflow {_version_in(inabox, 'apache-airflow')})"
+        f"(with apache-airflow {_version_in(inabox, 'apache-airflow')}) · "
+        f"1-minute load average {load[0]:.2f} at the start, {load[1]:.2f} at the end"
     )
     return [
         f"## Results ({mode} mode, {plan.repeat} measured repeat(s); whole benchmark {wall:.0f} s)",
@@ -136,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="pytest-xcom-bench-", dir=memory_dir()))
     plan = plan_for(args, scratch)
     results = sections.Results()
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5:
+        print(
+            f"warning: load average {load_before:.2f}: other processes will skew the timings", file=sys.stderr
+        )
     started = time.perf_counter()
 
     def progress(step: str) -> None:
@@ -153,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     wall = time.perf_counter() - started
-    tables = report.markdown(results, header(plan, wall))
+    tables = report.markdown(results, header(plan, wall, (load_before, os.getloadavg()[0])))
     print(tables)
     if not args.no_write:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
         png = args.output.with_suffix(".png")
         drawn, message = report.chart(results, png)
         print(message)

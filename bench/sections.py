@@ -27,6 +27,8 @@ class Plan:
     overhead_dag: str = "mixed"
     chain_length: int = 50
     scale_specs: tuple[str, ...] = ("mapped:10", "mapped:100", "mapped:1000", "chain:200")
+    scale_repeat: int = 3  # the 1,000-expansion DAG takes ~1.5 min a run, twice per repeat with plain
+    scale_plain: bool = True  # also time plain dag.test() on each size (full mode)
     session_warmups: int = 1
 
     def fresh_dir(self, prefix: str) -> Path:
@@ -38,6 +40,7 @@ class Row:
     """One comparison: our time, the baseline's, their ratio and the design target for it."""
 
     section: str
+    label: str  # short, for the chart
     what: str
     ours: Summary  # seconds
     baseline: Summary  # seconds
@@ -56,6 +59,8 @@ class ScaleRow:
     elements: int
     seconds: Summary
     per_element: Summary  # seconds per element
+    plain: Summary | None  # plain dag.test() on the same DAG, same process
+    ratio: Summary | None  # harness / plain, per repeat
     rss_peak_mib: float
     rss_growth_mib: float  # peak of the first measured run over the warmed-up baseline
     recorded: int
@@ -84,6 +89,7 @@ def fresh_db(plan: Plan, results: Results) -> Summary:
     results.rows.append(
         Row(
             "Fresh migrated DB",
+            "fresh DB, cold cache\nvs airflow db migrate",
             "harness, cold cache (whole process: imports, template build, copy) vs `airflow db migrate` (whole process)",
             Summary.of(cold_wall),
             Summary.of(migrate),
@@ -107,6 +113,7 @@ def in_process(plan: Plan, results: Results, migrate: Summary) -> None:
     results.rows.append(
         Row(
             "Recording overhead",
+            "recording overhead\n(harness / dag.test)",
             "XComHarness.run vs plain dag.test(), 11-instance DAG (multiple_outputs, map over 4, explicit pulls)",
             Summary.of(overhead["harness"]),
             Summary.of(overhead["plain"]),
@@ -120,6 +127,7 @@ def in_process(plan: Plan, results: Results, migrate: Summary) -> None:
     results.rows.append(
         Row(
             "Cost per task instance",
+            "cost per task instance\n(harness / dag.test)",
             f"{n}-task TaskFlow chain, wall time / {n}: harness vs plain dag.test()",
             Summary.of(per_task["harness"]).scaled(1 / n),
             Summary.of(per_task["plain"]).scaled(1 / n),
@@ -132,7 +140,8 @@ def in_process(plan: Plan, results: Results, migrate: Summary) -> None:
     results.rows.append(
         Row(
             "Fresh migrated DB",
-            "harness, warm cache (MetadataDB.reset, what every test pays) vs `airflow db migrate`",
+            "fresh DB, warm cache\nvs airflow db migrate",
+            "harness, warm cache (MetadataDB.reset after a DAG run, what every test pays) vs `airflow db migrate`",
             reset,
             migrate,
             reset.ratio_to(migrate),
@@ -144,6 +153,7 @@ def in_process(plan: Plan, results: Results, migrate: Summary) -> None:
     results.rows.append(
         Row(
             "Fresh migrated DB",
+            "fresh DB, warm cache\nvs initdb() in-process",
             "harness, warm cache (MetadataDB.reset) vs Airflow's initdb() in the same process",
             reset,
             initdb,
@@ -192,6 +202,7 @@ def sessions(plan: Plan, results: Results) -> None:
     results.rows.append(
         Row(
             "pytest session",
+            "pytest session\nvs in-a-box",
             f"{SUITE_TESTS} DAG tests, whole `pytest` process: pytest-xcom vs pytest-airflow-in-a-box",
             Summary.of(times["xcom"]),
             Summary.of(times["inabox"]),
@@ -204,6 +215,7 @@ def sessions(plan: Plan, results: Results) -> None:
         results.rows.append(
             Row(
                 "pytest session",
+                "pytest session, cold\ncache, vs in-a-box",
                 "the same, pytest-xcom with a cold template cache (first run after install)",
                 Summary.of(times["xcom_cold"]),
                 Summary.of(times["inabox"]),
@@ -213,29 +225,28 @@ def sessions(plan: Plan, results: Results) -> None:
 
 
 def scaling(plan: Plan, results: Results) -> None:
-    """Section 5: large DAGs through the harness, one process per size."""
+    """Section 5: large DAGs through the harness (and plain dag.test()), one process per size."""
     for spec in plan.scale_specs:
+        plain_flag = ["--plain"] if plan.scale_plain else []
         data, _ = procs.worker(
-            "scale",
-            "--repeat",
-            str(plan.repeat),
-            "--dag",
-            spec,
-            cache_dir=plan.cache_dir,
-            scratch=plan.scratch,
-        )
+            "scale", "--repeat", str(plan.scale_repeat), "--dag", spec, *plain_flag,
+            cache_dir=plan.cache_dir, scratch=plan.scratch,
+        )  # fmt: skip
         elements = int(spec.partition(":")[2])
         if any(count != elements for count in data["recorded"]):
             raise AssertionError(
                 f"{spec}: recorded {data['recorded']} elements, expected {elements} every run"
             )
         seconds = Summary.of(data["seconds"])
+        plain = data["plain_seconds"]
         results.scaling.append(
             ScaleRow(
                 spec=spec,
                 elements=elements,
                 seconds=seconds,
                 per_element=seconds.scaled(1 / elements),
+                plain=Summary.of(plain) if plain else None,
+                ratio=Summary.of(ratios(data["seconds"], plain)) if plain else None,
                 rss_peak_mib=max(data["rss_peak_mib"]),
                 rss_growth_mib=data["rss_peak_mib"][0] - data["rss_baseline_mib"],
                 recorded=data["recorded"][0],

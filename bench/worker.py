@@ -1,8 +1,8 @@
 """The measurements that run inside Airflow, one fresh process per call (bench/run.py starts them).
 
-    python bench/worker.py compare  --out F --repeat N --dag mixed --dag chain:50 [--resets K] [--initdbs K]
+    python bench/worker.py compare  --out F --repeat N --dag mixed --dag chain:50 [--initdbs K]
     python bench/worker.py template --out F
-    python bench/worker.py scale    --out F --repeat N --dag mapped:1000
+    python bench/worker.py scale    --out F --repeat N --dag mapped:1000 [--plain]
 
 Every mode isolates Airflow with ``pytest_xcom.env.isolate()`` before anything imports it, and
 writes its numbers as JSON to ``--out``: stdout belongs to Airflow's task logs.
@@ -11,6 +11,7 @@ writes its numbers as JSON to ``--out``: stdout belongs to Airflow's task logs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import resource
@@ -35,23 +36,37 @@ class Bench:
         from pytest_xcom.services import MotoServer, TestServices
 
         self.db = MetadataDB(self.iso)
+        self.reset_seconds: list[float] = []
         started = time.perf_counter()
         self.db.prepare()
         self.prepare_seconds = time.perf_counter() - started
         # What the xcom_services fixture gives every test; the S3 mock starts only on demand
         # (never, with the default metadata-DB backend). Active around both kinds of run.
-        self._moto = MotoServer()
-        self.services = TestServices(moto=self._moto, home=self.iso.root)
-        self._services_active = self.services.active()
-        self._services_active.__enter__()
+        moto = MotoServer()
+        self.services = TestServices(moto=moto, home=self.iso.root)
+        self._active = contextlib.ExitStack()
+        self._active.callback(moto.stop)
+        self._active.enter_context(self.services.active())
 
     def timed(self, run: Callable[[Any], Any], dag: Any) -> tuple[float, Any]:
-        """Wall time and result of ``run(dag)`` on a fresh DB; the reset and a GC pass are not timed."""
-        self.db.reset()
-        gc.collect()
+        """Wall time and result of ``run(dag)`` on a fresh DB; the reset and a GC pass are not part of it.
+
+        The reset (after the previous run, as between two tests) is timed into ``reset_seconds``.
+        """
+        self.reset_seconds.append(self.timed_reset())
+        gc.collect()  # cheap once settle() has frozen the warmed-up heap
         started = time.perf_counter()
         result = run(dag)
         return time.perf_counter() - started, result
+
+    def settle(self) -> None:
+        """After the warm-up run: freeze the ~700k objects Airflow's imports left behind.
+
+        A full collection of that heap takes about half a second; frozen, the collection before
+        each timed run only sees what the runs themselves allocate. Same for both kinds of run.
+        """
+        gc.collect()
+        gc.freeze()
 
     def timed_reset(self) -> float:
         """A fresh migrated DB from the cached template: what every test pays."""
@@ -89,13 +104,12 @@ class Bench:
             raise RuntimeError(f"plain run of {dag.dag_id} ended {_compat.dag_run_state(dag_run)}")
 
     def close(self) -> None:
-        self._services_active.__exit__(None, None, None)
-        self._moto.stop()
+        self._active.close()
         self.db.close()
         env.release(self.iso)
 
 
-def compare(bench: Bench, specs: list[str], repeat: int, resets: int, initdbs: int) -> Result:
+def compare(bench: Bench, specs: list[str], repeat: int, initdbs: int) -> Result:
     """Harness vs plain dag.test() on each DAG, alternating which goes first; pair 0 is warm-up."""
     import dags
 
@@ -112,8 +126,10 @@ def compare(bench: Bench, specs: list[str], repeat: int, resets: int, initdbs: i
                 elapsed, _ = bench.timed(variants[name], dag)
                 if pair > 0:
                     times[name].append(elapsed)
+            if pair == 0:
+                bench.settle()
         result["dags"][spec] = times
-    result["reset_seconds"] = [bench.timed_reset() for _ in range(resets)]
+    result["reset_seconds"] = bench.reset_seconds[1:]  # the first one follows no run
     result["initdb_seconds"] = [bench.timed_initdb() for _ in range(initdbs)]
     return result
 
@@ -122,7 +138,7 @@ def template(bench: Bench) -> Result:
     """Cold cache (PYTEST_XCOM_CACHE_DIR empty): prepare() built the template in Bench()."""
     if not bench.db.template_built:
         raise RuntimeError(f"the template cache was not cold: {bench.db.template} already existed")
-    return {"build_seconds": bench.prepare_seconds, "first_reset_seconds": bench.timed_reset()}
+    return {"build_seconds": bench.prepare_seconds}
 
 
 def _max_rss_mib() -> float:
@@ -141,25 +157,37 @@ def _recorded(run: Any, spec: str) -> int:
                 f"{spec}: {expansion.count} expansions and {len(pushes)} pushes recorded, "
                 f"expected {dags.elements(spec)}"
             )
-        return expansion.count
+        return int(expansion.count)
     return len({push.task_id for push in run.pushes})
 
 
-def scale(bench: Bench, spec: str, repeat: int) -> Result:
-    """Harness runs of one large DAG; peak RSS is Linux's high-water mark for this process."""
+def scale(bench: Bench, spec: str, repeat: int, plain: bool) -> Result:
+    """Harness runs of one large DAG, alternating with plain dag.test() runs when ``plain``.
+
+    Peak RSS is Linux's high-water mark of this process; the first measured run is the harness's.
+    """
     import dags
 
     bench.timed(bench.harness, dags.build("mapped:2"))  # warm-up: imports, the API app, mapping
-    baseline = _max_rss_mib()
+    bench.settle()
+    result: Result = {"seconds": [], "plain_seconds": [], "recorded": [], "rss_peak_mib": []}
+    result["rss_baseline_mib"] = _max_rss_mib()
     dag = dags.build(spec)
-    seconds, recorded, peaks = [], [], []
-    for _ in range(repeat):
+
+    def harness_run() -> None:
         elapsed, run = bench.timed(bench.harness, dag)
-        seconds.append(elapsed)
-        recorded.append(_recorded(run, spec))
-        peaks.append(_max_rss_mib())
-        del run
-    return {"seconds": seconds, "recorded": recorded, "rss_baseline_mib": baseline, "rss_peak_mib": peaks}
+        result["seconds"].append(elapsed)
+        result["recorded"].append(_recorded(run, spec))
+        result["rss_peak_mib"].append(_max_rss_mib())
+
+    def plain_run() -> None:
+        result["plain_seconds"].append(bench.timed(bench.plain, dag)[0])
+
+    steps = [harness_run, plain_run] if plain else [harness_run]
+    for index in range(repeat):
+        for step in steps if index % 2 == 0 else steps[::-1]:
+            step()
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,18 +198,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--dag", action="append", default=[])
-    parser.add_argument("--resets", type=int, default=20, help="compare: timed template resets")
     parser.add_argument("--initdbs", type=int, default=3, help="compare: timed in-process initdb runs")
+    parser.add_argument("--plain", action="store_true", help="scale: alternate with plain dag.test() runs")
     args = parser.parse_args(argv)
     bench = Bench()
     try:
         if args.mode == "compare":
-            result = compare(bench, args.dag, args.repeat, args.resets, args.initdbs)
+            result = compare(bench, args.dag, args.repeat, args.initdbs)
         elif args.mode == "template":
             result = template(bench)
         else:
             (spec,) = args.dag
-            result = scale(bench, spec, args.repeat)
+            result = scale(bench, spec, args.repeat, args.plain)
     finally:
         bench.close()
     args.out.write_text(json.dumps(result))

@@ -21,9 +21,9 @@ def _where(push: XComPush) -> str:
     return f"{push.task_id}{index} key {push.key!r}"
 
 
-def _names(items: Iterable[str]) -> str:
+def _names(items: Iterable[str], empty: str = "nobody") -> str:
     items = sorted(items)
-    return "{" + ", ".join(repr(i) for i in items) + "}" if items else "nobody"
+    return "{" + ", ".join(repr(i) for i in items) + "}" if items else empty
 
 
 def _short(value: Any, width: int = 300) -> str:
@@ -62,7 +62,7 @@ def assert_pushed(run: XComRun, task_id: str, key: str, value: Any = ANY, *, map
     if key not in pushes.keys:
         _fail(
             f"expected task {task_id!r} to push XCom key {key!r}{where}, but it did not.\n"
-            f"It pushed: {_names(pushes.keys)}."
+            f"It pushed: {_names(pushes.keys, 'nothing')}."
             + _state_hint(run, task_id)
         )
     if value is ANY:
@@ -114,7 +114,7 @@ def _pushed_hint(run: XComRun, task_id: str, key: str) -> str:
     keys = run.pushed_by(task_id).keys
     if key in keys:
         return ""
-    return f"\n{task_id!r} never pushed {key!r}; it pushed: {_names(keys)}."
+    return f"\n{task_id!r} never pushed {key!r}; it pushed: {_names(keys, 'nothing')}."
 
 
 def assert_exclusive(run: XComRun, task_id: str, key: str, *, consumers: Any) -> None:
@@ -126,7 +126,7 @@ def assert_exclusive(run: XComRun, task_id: str, key: str, *, consumers: Any) ->
     if key not in run.pushed_by(task_id).keys:
         _fail(
             f"expected XCom {task_id!r}:{key!r} to be read by exactly {_names(expected)}, "
-            f"but {task_id!r} never pushed {key!r}; it pushed: {_names(run.pushed_by(task_id).keys)}."
+            f"but {task_id!r} never pushed {key!r}; it pushed: {_names(run.pushed_by(task_id).keys, 'nothing')}."
         )
     if actual == expected:
         return
@@ -293,7 +293,7 @@ def assert_storage(run: XComRun, task_id: str, key: str, *, map_index: Optional[
     if not pushes:
         _fail(
             f"expected XCom {task_id!r}:{key!r} to be {'offloaded' if offloaded else 'stored inline'}, "
-            f"but {task_id!r} never pushed it; it pushed: {_names(run.pushed_by(task_id).keys)}."
+            f"but {task_id!r} never pushed it; it pushed: {_names(run.pushed_by(task_id).keys, 'nothing')}."
         )
     wrong = [p for p in pushes if p.offloaded != offloaded]
     if not wrong:

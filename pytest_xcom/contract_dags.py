@@ -41,38 +41,12 @@ def _differs(got: Any, expected: Any) -> bool:
     return bool(got != expected or type(got) is not type(expected))
 
 
-def round_trip_dag() -> Any:
+def push_and_check_dag(dag_id: str, values: dict[str, Any]) -> Any:
+    """One task pushes every value under its own key; the next reads each and reports mismatches."""
     from airflow.sdk import dag, task
 
-    @dag(dag_id="xcom_contract_round_trip", schedule=None)
-    def round_trip() -> None:
-        @task
-        def push(ti: Any = None) -> None:
-            for key, value in JSON_CASES.items():
-                ti.xcom_push(key=key, value=value)
-
-        @task
-        def check(ti: Any = None):
-            received = {key: ti.xcom_pull(task_ids="push", key=key) for key in JSON_CASES}
-            return {k: describe(v) for k, v in received.items() if _differs(v, JSON_CASES[k])}
-
-        push() >> check()
-
-    return round_trip()
-
-
-def sized_values(sizes: dict[str, int]) -> dict[str, str]:
-    """Strings whose JSON form is exactly the given number of bytes."""
-    return {name: "x" * max(size - 2, 0) for name, size in sizes.items()}
-
-
-def sizes_dag(sizes: dict[str, int]) -> Any:
-    from airflow.sdk import dag, task
-
-    values = sized_values(sizes)
-
-    @dag(dag_id="xcom_contract_sizes", schedule=None)
-    def sized() -> None:
+    @dag(dag_id=dag_id, schedule=None)
+    def push_and_check() -> None:
         @task
         def push(ti: Any = None) -> None:
             for key, value in values.items():
@@ -85,7 +59,20 @@ def sizes_dag(sizes: dict[str, int]) -> Any:
 
         push() >> check()
 
-    return sized()
+    return push_and_check()
+
+
+def round_trip_dag() -> Any:
+    return push_and_check_dag("xcom_contract_round_trip", JSON_CASES)
+
+
+def sized_values(sizes: dict[str, int]) -> dict[str, str]:
+    """Strings whose JSON form is exactly the given number of bytes."""
+    return {name: "x" * max(size - 2, 0) for name, size in sizes.items()}
+
+
+def sizes_dag(sizes: dict[str, int]) -> Any:
+    return push_and_check_dag("xcom_contract_sizes", sized_values(sizes))
 
 
 def multiple_outputs_dag() -> Any:

@@ -97,10 +97,51 @@ class MetadataDB:
         _compat.dispose_engines()
 
 
+class ServerMetadataDB:
+    """The harness's own database on a real server (--xcom-db), emptied and refilled per test."""
+
+    def __init__(self, iso: IsolatedAirflow) -> None:
+        self.iso = iso
+        self.url = iso.db_url
+        self.template_built = True
+        self.template_seconds = 0.0
+        self._baseline: Any = None
+
+    def prepare(self) -> None:
+        """Migrate the database once and note the rows a fresh migration leaves."""
+        if self._baseline is not None:
+            return
+        from pytest_xcom import servers
+
+        start = time.perf_counter()
+        _compat.dispose_engines()
+        _compat.initdb()
+        _compat.dispose_engines()
+        with servers.engine_for(self.url) as engine:
+            self._baseline = servers.Baseline(engine)
+        self.template_seconds = time.perf_counter() - start
+
+    def reset(self) -> None:
+        from pytest_xcom import servers
+
+        self.prepare()
+        _compat.dispose_engines()
+        with servers.engine_for(self.url) as engine:
+            self._baseline.restore(engine)
+
+    def close(self) -> None:
+        _compat.dispose_engines()
+
+
+def metadata_db_for(iso: IsolatedAirflow) -> MetadataDB | ServerMetadataDB:
+    """The embedded SQLite DB by default; the harness's own database on a server with --xcom-db."""
+    return MetadataDB(iso) if iso.embedded else ServerMetadataDB(iso)
+
+
 class XComDB:
     """What the ``xcom_db`` fixture gives a test: the DB URL and sessions on it."""
 
-    def __init__(self, db: MetadataDB) -> None:
+    def __init__(self, db: MetadataDB | ServerMetadataDB) -> None:
         self._db = db
         self.url = db.url
 

@@ -39,6 +39,7 @@ class IsolatedAirflow:
 
     root: Path
     db_url: str
+    server_url: Optional[str] = None  # --xcom-db: the server the harness made its database on
     saved_env: dict[str, Optional[str]] = field(default_factory=dict)
     depth: int = 1
 
@@ -56,7 +57,7 @@ class IsolatedAirflow:
 
     @property
     def embedded(self) -> bool:
-        return self.db_url.startswith("sqlite:")
+        return self.server_url is None
 
 
 _active: Optional[IsolatedAirflow] = None
@@ -74,16 +75,29 @@ def active() -> Optional[IsolatedAirflow]:
     return _active
 
 
-def isolate() -> IsolatedAirflow:
-    """Point Airflow at a fresh home and in-memory DB; nested pytest sessions share the outer one."""
+def isolate(server_url: Optional[str] = None) -> IsolatedAirflow:
+    """Point Airflow at a fresh home and DB; nested pytest sessions share the outer one.
+
+    The DB is an in-memory SQLite file, or, with ``server_url`` (``--xcom-db``), a database of
+    its own that the harness creates on that server and drops at the end.
+    """
     global _active
     if _active is not None:
         _active.depth += 1
         return _active
     root = Path(tempfile.mkdtemp(prefix=f"pytest-xcom-{os.getpid()}-", dir=memory_dir()))
-    db_url = f"sqlite:///{root / 'airflow.db'}"
+    if server_url:
+        from pytest_xcom import servers
+
+        try:
+            db_url = servers.create_database(server_url, f"pytest_xcom_{os.getpid()}_{root.name[-8:]}")
+        except Exception:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+    else:
+        db_url = f"sqlite:///{root / 'airflow.db'}"
     _refuse_if_airflow_configured_elsewhere(db_url)
-    iso = IsolatedAirflow(root=root, db_url=db_url)
+    iso = IsolatedAirflow(root=root, db_url=db_url, server_url=server_url)
     iso.home.mkdir()
     iso.dags_folder.mkdir()
     wanted = {
@@ -116,6 +130,10 @@ def release(iso: IsolatedAirflow) -> None:
         else:
             os.environ[name] = value
     shutil.rmtree(iso.root, ignore_errors=True)
+    if iso.server_url:
+        from pytest_xcom import servers
+
+        servers.drop_database(iso.db_url)
     _active = None
 
 

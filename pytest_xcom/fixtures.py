@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from pytest_xcom.db import MetadataDB, XComDB
+from pytest_xcom.db import MetadataDB, ServerMetadataDB, XComDB, metadata_db_for
 from pytest_xcom.harness import XComHarness
 from pytest_xcom.services import MotoServer, TestServices, XComS3
+from pytest_xcom.snapshot import XComSnapshot, snapshot_for
 
 HARNESS = pytest.StashKey[XComHarness]()
 
@@ -21,9 +22,9 @@ def _isolation(config: pytest.Config):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def xcom_metadata_db(pytestconfig: pytest.Config) -> Iterator[MetadataDB]:
-    """The process's metadata DB; the migrated template is built once and cached on disk."""
-    db = MetadataDB(_isolation(pytestconfig))
+def xcom_metadata_db(pytestconfig: pytest.Config) -> Iterator[MetadataDB | ServerMetadataDB]:
+    """The process's metadata DB, migrated once: a cached SQLite template, or a server DB (--xcom-db)."""
+    db = metadata_db_for(_isolation(pytestconfig))
     db.prepare()
     yield db
     db.close()
@@ -40,13 +41,15 @@ def xcom_moto_server() -> Iterator[MotoServer]:
 @pytest.fixture
 def xcom_services(xcom_moto_server: MotoServer, pytestconfig: pytest.Config) -> Iterator[TestServices]:
     """AWS SDKs routed to the S3 mock (fake credentials forced) and Redis clients to fakeredis."""
-    services = TestServices(moto=xcom_moto_server, home=_isolation(pytestconfig).root)
+    from pytest_xcom.plugin import real_services
+
+    services = TestServices(moto=xcom_moto_server, home=_isolation(pytestconfig).root, real=real_services(pytestconfig))
     with services.active():
         yield services
 
 
 @pytest.fixture
-def xcom_db(xcom_metadata_db: MetadataDB) -> XComDB:
+def xcom_db(xcom_metadata_db: MetadataDB | ServerMetadataDB) -> XComDB:
     """A fresh, fully migrated metadata DB for this test, with ``.url`` and ``.session()``."""
     xcom_metadata_db.reset()
     return XComDB(xcom_metadata_db)
@@ -80,3 +83,9 @@ def xcom_s3(xcom_services: TestServices, request: pytest.FixtureRequest) -> XCom
 def xcom_redis(xcom_services: TestServices) -> Any:
     """A fakeredis client on the same fake server that Redis clients in task code reach."""
     return xcom_services.redis_client()
+
+
+@pytest.fixture
+def xcom_snapshot(request: pytest.FixtureRequest) -> XComSnapshot:
+    """``assert_match(run, name=None)`` against __xcom_snapshots__/<module>/<test>.json beside the test."""
+    return snapshot_for(request.node)

@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from pytest_xcom import __version__, _compat, env, summary
+from pytest_xcom import __version__, _compat, env, snapshot, summary
 from pytest_xcom.backends import BackendChoice, BackendError
+from pytest_xcom.servers import DatabaseServerError
+from pytest_xcom.services import RealServices
 from pytest_xcom.fixtures import (  # noqa: F401  (the plugin's fixtures)
     HARNESS,
     xcom,
@@ -18,10 +21,19 @@ from pytest_xcom.fixtures import (  # noqa: F401  (the plugin's fixtures)
     xcom_redis,
     xcom_s3,
     xcom_services,
+    xcom_snapshot,
 )
 from pytest_xcom.policy import Policy, PolicyError, checked_size, from_marker, parse_strict
 
 ISOLATION = pytest.StashKey[env.IsolatedAirflow]()
+
+
+def real_services(config: pytest.Config) -> RealServices:
+    """The real servers a parity run asked for (none by default: the fakes)."""
+    return RealServices(
+        redis_url=_option(config, "xcom_redis_url") or None,
+        s3_endpoint=_option(config, "xcom_s3_endpoint") or None,
+    )
 SUITE_POLICY = pytest.StashKey[Policy]()
 SUITE_BACKEND = pytest.StashKey[BackendChoice]()
 
@@ -42,10 +54,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--xcom-strict", "xcom_strict", "every DAG run must push only plain-JSON values, read every "
         "XCom it pushes and name task_ids in every xcom_pull", action="store_true", default=None)
     add("--xcom-report", "xcom_report", "write an HTML report of every DAG run to PATH", metavar="PATH")
+    add("--xcom-db", "xcom_db", "run on a real PostgreSQL or MySQL server instead of the embedded "
+        "in-memory SQLite: pytest-xcom creates a database of its own there and drops it at the end",
+        metavar="URL")
+    add("--xcom-redis-url", "xcom_redis_url", "parity run: Redis clients reach this real server instead "
+        "of fakeredis (keys a test adds are removed after it)", metavar="URL")
+    add("--xcom-s3-endpoint", "xcom_s3_endpoint", "parity run: AWS SDKs reach this S3-compatible "
+        "endpoint, with the environment's own credentials, instead of the moto mock", metavar="URL")
+    add("--xcom-snapshot-update", "xcom_snapshot_update", "write missing and rewrite changed XCom "
+        "snapshots instead of failing, and delete unused ones", action="store_true", default=None)
 
 
 def _option(config: pytest.Config, name: str) -> Any:
-    value = config.getoption(name)
+    # Before the initial conftests load, parsed options live only in known_args_namespace.
+    value = getattr(config.known_args_namespace, name, None)
+    if value is None:
+        value = config.getoption(name, default=None)
     return config.getini(name) if value is None else value
 
 
@@ -53,8 +77,8 @@ def _isolate(config: pytest.Config) -> None:
     if ISOLATION in config.stash:
         return
     try:
-        config.stash[ISOLATION] = env.isolate()
-    except env.IsolationError as exc:
+        config.stash[ISOLATION] = env.isolate(server_url=_option(config, "xcom_db") or None)
+    except (env.IsolationError, DatabaseServerError) as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
@@ -83,15 +107,22 @@ def pytest_configure(config: pytest.Config) -> None:
             strict=parse_strict(_option(config, "xcom_strict") or False, "--xcom-strict / xcom_strict"),
         )
         config.stash[SUITE_BACKEND] = BackendChoice(_option(config, "xcom_backend") or "db")
+        update = parse_strict(
+            _option(config, "xcom_snapshot_update") or False, "--xcom-snapshot-update / xcom_snapshot_update"
+        )
     except (PolicyError, BackendError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(XComReporter(config), "xcom-reporter")
+    config.pluginmanager.register(snapshot.SnapshotPlugin(config, update=update), snapshot.PLUGIN_NAME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     reporter = config.pluginmanager.get_plugin("xcom-reporter")
     if reporter is not None:
         config.pluginmanager.unregister(reporter)
+    snapshots = config.pluginmanager.get_plugin(snapshot.PLUGIN_NAME)
+    if snapshots is not None:
+        config.pluginmanager.unregister(snapshots)
     iso: Optional[env.IsolatedAirflow] = config.stash.get(ISOLATION, None)
     if iso is not None:
         env.release(iso)
@@ -100,7 +131,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     iso = config.stash.get(ISOLATION, None)
-    where = f"embedded SQLite in memory ({iso.db_path})" if iso is not None else "not isolated"
+    if iso is None:
+        where = "not isolated"
+    elif iso.embedded:
+        where = f"embedded SQLite in memory ({iso.db_path})"
+    else:
+        url = make_url(iso.db_url)
+        where = (
+            f"{url.drivername} server {url.host}:{url.port}, database {url.database} "
+            "(created by pytest-xcom, dropped at the end)"
+        )
     return f"pytest-xcom {__version__}, apache-airflow {_compat.airflow_version()}, metadata DB: {where}"
 
 

@@ -41,8 +41,23 @@ def _is_plain_json(value: Any) -> bool:
         return False
 
 
+_UNORDERED = ("builtins.set", "builtins.frozenset")
+
+
+def _canonical(payload: Any) -> Any:
+    """The payload with serde's set members in a fixed order: iteration order follows the hash seed."""
+    if isinstance(payload, dict):
+        canonical = {key: _canonical(value) for key, value in payload.items()}
+        if canonical.get("__classname__") in _UNORDERED and isinstance(canonical.get("__data__"), list):
+            canonical["__data__"] = sorted(canonical["__data__"], key=lambda item: json.dumps(item, sort_keys=True))
+        return canonical
+    if isinstance(payload, list):
+        return [_canonical(item) for item in payload]
+    return payload
+
+
 def _sha256(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+    return hashlib.sha256(json.dumps(_canonical(payload), sort_keys=True).encode("utf-8")).hexdigest()
 
 
 class Recorder:

@@ -75,35 +75,46 @@ class MotoServer:
             self.endpoint_url = None
 
 
+@dataclass(frozen=True)
+class RealServices:
+    """Real services a parity run asked for instead of the fakes (``--xcom-redis-url``, ``--xcom-s3-endpoint``)."""
+
+    redis_url: Optional[str] = None
+    s3_endpoint: Optional[str] = None
+
+
 @dataclass
 class TestServices:
-    """The fakes of one test: the S3 mock (shared server, state reset) and a fakeredis server."""
+    """The fakes of one test: the S3 mock (shared server, state reset) and a fakeredis server.
+
+    With ``real`` services, S3 calls go to that endpoint with the environment's own credentials,
+    and Redis clients to that server; keys a test adds there are removed after it.
+    """
 
     moto: MotoServer
     home: Path
+    real: RealServices = field(default_factory=RealServices)
     redis_server: Any = None
     s3_ready: bool = False
     _env: dict[str, Optional[str]] = field(default_factory=dict)
+    _redis_keys_before: Optional[set[bytes]] = None
 
     def s3_endpoint(self) -> str:
-        """Start (or reuse) the S3 mock, with its state reset for this test."""
+        """Start (or reuse) the S3 mock, with its state reset for this test, or the real endpoint."""
         if not self.s3_ready:
-            self.moto.ensure_started()
-            self.moto.reset()
+            if self.real.s3_endpoint:
+                endpoint = self.real.s3_endpoint
+            else:
+                endpoint = self.moto.ensure_started()
+                self.moto.reset()
             self.s3_ready = True
-            self._set_env({"AWS_ENDPOINT_URL": self.moto.endpoint_url})
-        return self.moto.endpoint_url  # type: ignore[return-value]
+            self._set_env({"AWS_ENDPOINT_URL": endpoint})
+        return os.environ["AWS_ENDPOINT_URL"]
 
     def s3_client(self) -> Any:
         import boto3
 
-        return boto3.client(
-            "s3",
-            endpoint_url=self.s3_endpoint(),
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
-        )
+        return boto3.client("s3", endpoint_url=self.s3_endpoint())  # credentials from the environment
 
     def ensure_bucket(self, bucket: str) -> None:
         client = self.s3_client()
@@ -111,13 +122,14 @@ class TestServices:
             client.create_bucket(Bucket=bucket)
 
     def aws_connection_uri(self) -> str:
-        """The Airflow ``aws`` connection pointing at the S3 mock, as an AIRFLOW_CONN_* value."""
+        """The Airflow ``aws`` connection pointing at the S3 endpoint, as an AIRFLOW_CONN_* value."""
+        endpoint = self.s3_endpoint()
         return json.dumps(
             {
                 "conn_type": "aws",
-                "login": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                "password": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                "extra": {"endpoint_url": self.s3_endpoint(), "region_name": FAKE_CREDENTIALS["AWS_DEFAULT_REGION"]},
+                "login": os.environ.get("AWS_ACCESS_KEY_ID"),
+                "password": os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                "extra": {"endpoint_url": endpoint, "region_name": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")},
             }
         )
 
@@ -137,18 +149,25 @@ class TestServices:
     def active(self) -> Iterator[TestServices]:
         """Route AWS SDKs and Redis clients to the fakes for the duration of the block."""
         missing = self.home / "no-such-aws-config"
-        self._set_env(
-            {
-                **FAKE_CREDENTIALS,
-                **{name: None for name in _HIDDEN_AWS},
-                "AWS_ENDPOINT_URL": UNREACHABLE_ENDPOINT,
-                "AWS_CONFIG_FILE": str(missing),
-                "AWS_SHARED_CREDENTIALS_FILE": str(missing),
-            }
-        )
+        if self.real.s3_endpoint:  # a parity run: the user's own credentials for their endpoint
+            self._set_env({"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": self.real.s3_endpoint})
+        else:
+            self._set_env(
+                {
+                    **FAKE_CREDENTIALS,
+                    **{name: None for name in _HIDDEN_AWS},
+                    "AWS_ENDPOINT_URL": UNREACHABLE_ENDPOINT,
+                    "AWS_CONFIG_FILE": str(missing),
+                    "AWS_SHARED_CREDENTIALS_FILE": str(missing),
+                }
+            )
         try:
             with _redis_routed_to(self):
-                yield self
+                self._remember_real_redis_keys()
+                try:
+                    yield self
+                finally:
+                    self._forget_new_real_redis_keys()
         finally:
             for name, value in self._env.items():
                 if value is None:
@@ -158,9 +177,25 @@ class TestServices:
             self._env.clear()
 
     def redis_client(self) -> Any:
+        if self.real.redis_url:
+            import redis
+
+            return redis.Redis.from_url(self.real.redis_url)
         import fakeredis
 
         return fakeredis.FakeRedis(server=self._redis_server())
+
+    def _remember_real_redis_keys(self) -> None:
+        if self.real.redis_url:
+            self._redis_keys_before = set(self.redis_client().scan_iter(count=1000))
+
+    def _forget_new_real_redis_keys(self) -> None:
+        """Remove what this test added to the real Redis, so the next test starts as it did."""
+        if self.real.redis_url and self._redis_keys_before is not None:
+            client = self.redis_client()
+            added = [key for key in client.scan_iter(count=1000) if key not in self._redis_keys_before]
+            if added:
+                client.delete(*added)
 
     def _redis_server(self) -> Any:
         if self.redis_server is None:
@@ -168,6 +203,15 @@ class TestServices:
 
             self.redis_server = fakeredis.FakeServer()
         return self.redis_server
+
+
+def _real_redis_options(url: Optional[str]) -> Optional[dict[str, Any]]:
+    if not url:
+        return None
+    from redis.connection import parse_url
+
+    options = parse_url(url)
+    return {k: options[k] for k in ("host", "port", "db", "username", "password") if k in options}
 
 
 # Connection options of real sockets that a fake connection does not take.
@@ -184,9 +228,14 @@ def _redis_routed_to(services: TestServices) -> Iterator[None]:
         return
 
     original = redis.ConnectionPool.__init__
+    real = _real_redis_options(services.real.redis_url)
 
     def fake_pool_init(pool: Any, connection_class: Any = None, max_connections: Any = None, **kwargs: Any) -> None:
         kwargs = {k: v for k, v in kwargs.items() if not k.startswith(_SOCKET_ONLY_OPTIONS)}
+        if real is not None:  # a parity run: whatever host the code names, the chosen server
+            kwargs.update(real)
+            original(pool, max_connections=max_connections, **kwargs)
+            return
         kwargs.setdefault("server", services._redis_server())  # a FakeRedis brings its own
         original(pool, connection_class=FakeConnection, max_connections=max_connections, **kwargs)
 
