@@ -6,10 +6,12 @@ with pytest-xcom points Airflow at its own throwaway home, dags folder and metad
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -147,3 +149,21 @@ def _refuse_if_airflow_configured_elsewhere(db_url: str) -> None:
             "nothing imports airflow before pytest loads its plugins (a sitecustomize, a plugin "
             "loaded with -p before xcom, or code run at interpreter start-up)."
         )
+
+
+@contextlib.contextmanager
+def environ_restored() -> Iterator[None]:
+    """Undo every environment change made inside the block.
+
+    Airflow's task runner exports AIRFLOW_CTX_* variables for each task and never removes them;
+    without this, one test's task context would still be in the next test's environment.
+    """
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        for name, value in saved.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from pytest_xcom import _compat
+from pytest_xcom import _compat, env
 from pytest_xcom.record import XComRun
 from pytest_xcom.recorder import Recorder
 
@@ -89,6 +89,7 @@ def run_dag(
     started = time.perf_counter()
     try:
         with contextlib.ExitStack() as stack:
+            stack.enter_context(env.environ_restored())
             stack.enter_context(recorder.installed())
             stack.enter_context(_compat.dag_registered_for_test(dag, str(dags_folder)))
             if freeze_at is not None:
