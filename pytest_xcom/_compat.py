@@ -32,6 +32,38 @@ def airflow_version() -> str:
     return "not installed"
 
 
+# (Airflow release prefix, distribution, first bad version, what to install): dependency releases
+# that pip picks for an unconstrained install and that break every task under dag.test().
+_BROKEN_DEPENDENCIES = (
+    # The 3.0 execution API rejects the task-start request body with a 422 ("Input should be a
+    # valid dictionary or object to extract fields from") on FastAPI >= 0.118 / Cadwyn >= 5.5.
+    ("3.0.", "fastapi", "0.118", "fastapi<0.118"),
+    # The 3.2 execution API cannot be built on FastAPI >= 0.137 (Cadwyn 8): pydantic raises
+    # "Model 'TITerminalStatePayload' needs a discriminator field". Airflow 3.3 caps FastAPI itself.
+    ("3.2.", "fastapi", "0.137", "fastapi<0.137"),
+)
+
+
+def dependency_problems() -> list[str]:
+    """Installed dependency versions known to make every task of ``dag.test()`` fail on this Airflow."""
+    from packaging.version import Version
+
+    found = []
+    version = airflow_version()
+    for prefix, dist, first_bad, fix in _BROKEN_DEPENDENCIES:
+        if not version.startswith(prefix):
+            continue
+        try:
+            installed = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        if Version(installed) >= Version(first_bad):
+            found.append(
+                f"apache-airflow {version} does not run tasks with {dist} {installed}: pip install '{fix}'"
+            )
+    return found
+
+
 def schema_fingerprint() -> str:
     """What the migrated schema depends on: every installed Airflow distribution and SQLAlchemy."""
     parts = []
@@ -145,12 +177,15 @@ def import_dag_file(path: str, module_name: str) -> tuple[ModuleType, list[Any]]
 def collapses_single_group_expansion() -> bool:
     """Whether this Airflow hands the single result of a mapped task group over as a bare value.
 
-    Airflow 3.x up to 3.3.2 does (apache/airflow#69036: ``xcom_pull`` returns ``xcoms[0]`` when
-    one value is found); the fix (apache/airflow#69075) keeps it a one-element list.
+    Airflow 3.2.0 up to 3.3.2 do: the Task SDK computes the upstream map indexes itself, pulls
+    with no ``map_indexes`` filter, and ``xcom_pull`` returns ``xcoms[0]`` when one value is found
+    (apache/airflow#69036; fixed by apache/airflow#69075, which keeps it a one-element list).
+    Airflow 3.0 and 3.1 hand over a one-element list: their execution API sends the upstream map
+    indexes as a list with the task's run context, and a list of map indexes always pulls a list.
     """
     from packaging.version import Version
 
-    return Version(airflow_version()) <= Version("3.3.2")
+    return Version("3.2.0") <= Version(airflow_version()) <= Version("3.3.2")
 
 
 def is_mapped(task: Any) -> bool:
@@ -160,32 +195,108 @@ def is_mapped(task: Any) -> bool:
     return task.get_closest_mapped_task_group() is not None
 
 
+def _bundle_dagbag_module() -> ModuleType | None:
+    """The module ``dag.test()`` imports ``BundleDagBag`` from, or None when it syncs no bundle.
+
+    Airflow 3.0's ``dag.test()`` runs any DAG object as it is; 3.1 moved it onto the DAG bundle
+    (``airflow.models.dagbag``), 3.2 moved the DagBag to ``airflow.dag_processing.dagbag``.
+    """
+    try:
+        from airflow.dag_processing import dagbag as module  # Airflow >= 3.2
+    except ImportError:
+        from airflow.models import dagbag as module  # Airflow 3.0, 3.1
+    return module if "BundleDagBag" in vars(module) else None
+
+
 @contextlib.contextmanager
 def dag_registered_for_test(dag: Any, dags_folder: str) -> Iterator[None]:
     """Make ``dag.test()`` register exactly this DAG instead of parsing the dags folder.
 
-    Airflow 3.3's ``dag.test()`` syncs the DAG bundle from the dags folder and only then can
+    From Airflow 3.1 on, ``dag.test()`` syncs the DAG bundle from the dags folder before it can
     create a run. Handing it a bag that holds just this DAG serializes it into the metadata DB
-    without importing any other file.
+    without importing any other file. Airflow 3.0 does not sync bundles: nothing to do there.
     """
-    from airflow.dag_processing import dagbag as dagbag_module
+    module = _bundle_dagbag_module()
+    if module is None:
+        yield
+        return
 
-    class _SingleDagBag(dagbag_module.DagBag):
+    class _SingleDagBag(module.DagBag):  # type: ignore[name-defined, misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(dag_folder=dags_folder, collect_dags=False)
             self.bag_dag(dag)
 
-    original = dagbag_module.BundleDagBag
-    dagbag_module.BundleDagBag = _SingleDagBag  # type: ignore[misc]
+    original = module.BundleDagBag
+    module.BundleDagBag = _SingleDagBag  # type: ignore[attr-defined]
+    try:
+        if _syncs_only_unregistered_dags():
+            _sync_single_dag_bag(module, _SingleDagBag())
+        yield
+    finally:
+        module.BundleDagBag = original  # type: ignore[attr-defined]
+
+
+def _syncs_only_unregistered_dags() -> bool:
+    """Airflow 3.1 and 3.2's ``dag.test()`` skip the bundle sync once the DAG has a serialized version.
+
+    A second DAG object with the same dag_id (a test that rebuilds or changes a DAG) would then run
+    against the first one's serialized version, and its execution API fails the new tasks with
+    ``TaskNotFound``. Airflow 3.3 re-syncs on every call (apache/airflow#64884).
+    """
+    from packaging.version import Version
+
+    return Version(airflow_version()) < Version("3.3")
+
+
+def _sync_single_dag_bag(module: ModuleType, bag: Any) -> None:
+    """Write ``bag`` to the metadata DB as ``dag.test()`` does, under the dags-folder bundle."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    manager = DagBundlesManager()
+    with create_session() as session:
+        manager.sync_bundles_to_db(session=session)
+    for bundle in manager.get_all_dag_bundles():
+        module.sync_bag_to_db(bag, bundle.name, bundle.version)
+        return
+
+
+# (factory, server): the in-process execution API reused across runs on Airflow < 3.3.
+_api_server: tuple[Any, Any] | None = None
+
+
+@contextlib.contextmanager
+def _in_process_api_reused() -> Iterator[None]:
+    """One in-process execution API server per process, as Airflow 3.3 keeps it (``lru_cache``).
+
+    Airflow 3.0 to 3.2 build a new FastAPI/Cadwyn app for every task instance (about a second of
+    CPU each, most of a small DAG's run time) and drop the object that owns the app's lifespan right
+    away. On 3.2 with svcs >= 26 that lifespan's exit detaches the services registry, and every
+    request of the task then fails with "'State' object has no attribute 'svcs_registry'".
+    Keeping the server alive fixes both.
+    """
+    from airflow.sdk.execution_time import supervisor
+
+    factory = getattr(supervisor, "in_process_api_server", None)
+    if factory is None or hasattr(factory, "cache_info"):  # Airflow >= 3.3 caches it itself
+        yield
+        return
+
+    def reused() -> Any:
+        global _api_server
+        if _api_server is None or _api_server[0] is not factory:
+            _api_server = (factory, factory())
+        return _api_server[1]
+
+    supervisor.in_process_api_server = reused
     try:
         yield
     finally:
-        dagbag_module.BundleDagBag = original  # type: ignore[misc]
+        supervisor.in_process_api_server = factory
 
 
 def run_dag_test(dag: Any, *, logical_date: datetime, conf: dict[str, Any] | None) -> Any:
     """Run ``dag.test()`` with a deterministic run id; returns the DagRun."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _in_process_api_reused():
         # Airflow's in-process execution API imports starlette's test client, which warns about
         # its own httpx dependency: noise from Airflow's machinery, not from the user's DAG.
         warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
@@ -236,17 +347,22 @@ def base_xcom_class() -> type:
     return BaseXCom
 
 
-def serialize_payload(value: Any) -> Any:
-    """The JSON-ready form Airflow's own XCom serialization gives a value (Task SDK serde)."""
-    from airflow.sdk.serde import serialize
+def _serde() -> ModuleType:
+    """Airflow's serde: ``airflow.sdk.serde`` from 3.2, ``airflow.serialization.serde`` before."""
+    try:
+        from airflow.sdk import serde
+    except ImportError:  # Airflow 3.0, 3.1
+        from airflow.serialization import serde  # type: ignore[no-redef]
+    return serde
 
-    return serialize(value)
+
+def serialize_payload(value: Any) -> Any:
+    """The JSON-ready form Airflow's own XCom serialization gives a value (serde)."""
+    return _serde().serialize(value)
 
 
 def deserialize_payload(payload: Any) -> Any:
-    from airflow.sdk.serde import deserialize
-
-    return deserialize(payload)
+    return _serde().deserialize(payload)
 
 
 def _xcom_holders() -> list[ModuleType]:

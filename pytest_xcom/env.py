@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -110,6 +111,12 @@ def isolate(server_url: Optional[str] = None) -> IsolatedAirflow:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__XCOM_BACKEND": "airflow.sdk.bases.xcom.BaseXCom",
         "AIRFLOW__LOGGING__REMOTE_LOGGING": "False",
+        # The in-process execution API's lifespan builds a JWT validator and fails without a secret
+        # (Airflow 3.2; later releases skip it in process). A throwaway one: nothing leaves the process.
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        # Serialize every DAG object handed to a run, even one rebuilt seconds after another with
+        # the same dag_id: the default (30 s) keeps the first one's serialized version.
+        "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
     }
     for name in (*wanted, *_REMOVED):
         iso.saved_env[name] = os.environ.get(name)

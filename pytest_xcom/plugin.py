@@ -129,7 +129,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         del config.stash[ISOLATION]
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     iso = config.stash.get(ISOLATION, None)
     if iso is None:
         where = "not isolated"
@@ -141,7 +141,8 @@ def pytest_report_header(config: pytest.Config) -> str:
             f"{url.drivername} server {url.host}:{url.port}, database {url.database} "
             "(created by pytest-xcom, dropped at the end)"
         )
-    return f"pytest-xcom {__version__}, apache-airflow {_compat.airflow_version()}, metadata DB: {where}"
+    header = f"pytest-xcom {__version__}, apache-airflow {_compat.airflow_version()}, metadata DB: {where}"
+    return [header, *(f"pytest-xcom WARNING: {problem}" for problem in _compat.dependency_problems())]
 
 
 def policy_for(item: pytest.Item) -> Policy:

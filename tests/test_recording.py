@@ -292,3 +292,47 @@ def _collapses_single_group_expansion() -> bool:
     from pytest_xcom import _compat
 
     return _compat.collapses_single_group_expansion()
+
+
+def test_a_rebuilt_dag_with_the_same_id_runs_its_own_tasks(user_tests):
+    result = user_tests(
+        """
+        from airflow.sdk import dag, task, task_group
+
+        def build(with_group):
+            @dag(dag_id="same_id", schedule=None)
+            def same():
+                @task
+                def a():
+                    return [1, 2]
+
+                if with_group:
+                    @task_group
+                    def grp(x):
+                        @task
+                        def inner(x):
+                            return x * 10
+                        return inner(x)
+
+                    @task
+                    def total(values):
+                        return sorted(values)
+
+                    total(grp.expand(x=a()))
+                else:
+                    @task
+                    def b(values):
+                        return sum(values)
+
+                    b(a())
+
+            return same()
+
+        def test_rebuilt(xcom):
+            xcom.run(build(False)).assert_succeeded()
+            run = xcom.run(build(True), logical_date="2026-01-02")
+            run.assert_succeeded()
+            assert run.value("total") == [10, 20]
+        """
+    )
+    result.assert_outcomes(passed=1)

@@ -1,0 +1,32 @@
+"""The Airflow-version shims that can be checked without running a DAG."""
+
+from importlib import metadata
+
+from pytest_xcom import _compat
+
+
+def test_a_known_broken_dependency_is_named_with_its_fix(monkeypatch):
+    real_version = metadata.version
+    monkeypatch.setattr(_compat, "airflow_version", lambda: "3.2.2")
+    monkeypatch.setattr(
+        _compat.metadata, "version", lambda name: "0.165.0" if name == "fastapi" else real_version(name)
+    )
+    assert _compat.dependency_problems() == [
+        "apache-airflow 3.2.2 does not run tasks with fastapi 0.165.0: pip install 'fastapi<0.137'"
+    ]
+
+
+def test_a_working_dependency_set_gives_no_warning(monkeypatch):
+    real_version = metadata.version
+    monkeypatch.setattr(_compat, "airflow_version", lambda: "3.0.6")
+    monkeypatch.setattr(
+        _compat.metadata, "version", lambda name: "0.117.1" if name == "fastapi" else real_version(name)
+    )
+    assert _compat.dependency_problems() == []
+
+
+def test_a_single_mapped_group_result_collapses_only_where_airflow_does(monkeypatch):
+    expected = {"3.0.6": False, "3.1.8": False, "3.2.0": True, "3.2.2": True, "3.3.2": True, "3.3.3": False}
+    for version, collapses in expected.items():
+        monkeypatch.setattr(_compat, "airflow_version", lambda version=version: version)
+        assert _compat.collapses_single_group_expansion() is collapses, version
