@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,13 @@ class BenchProcessError(RuntimeError):
 @dataclass(frozen=True)
 class Finished:
     seconds: float  # wall time of the whole process
+    cpu_seconds: float  # user + system time of the process and its children
     output: str  # stdout and stderr, interleaved
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
@@ -39,9 +46,9 @@ def clean_env(**overrides: str) -> dict[str, str]:
 
 
 def timed(cmd: Sequence[str | Path], *, env: dict[str, str], cwd: Path | None = None, what: str) -> Finished:
-    """Run ``cmd`` to completion and return its wall time; raise with its output if it fails."""
+    """Run ``cmd`` to completion and return its wall and CPU time; raise with its output if it fails."""
     with tempfile.TemporaryFile("w+") as log:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _children_cpu()
         code = subprocess.call(
             [str(part) for part in cmd],
             env=env,
@@ -50,27 +57,27 @@ def timed(cmd: Sequence[str | Path], *, env: dict[str, str], cwd: Path | None = 
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _children_cpu() - cpu
         log.seek(0)
         output = log.read()
     if code != 0:
         tail = "\n".join(output.splitlines()[-40:])
         raise BenchProcessError(f"{what} failed (exit {code}): {' '.join(map(str, cmd))}\n{tail}")
-    return Finished(seconds, output)
+    return Finished(seconds, cpu, output)
 
 
-def worker(mode: str, *args: str, cache_dir: Path, scratch: Path) -> tuple[dict[str, Any], float]:
-    """Run ``bench/worker.py MODE`` in a fresh interpreter; return its JSON result and wall time."""
+def worker(mode: str, *args: str, cache_dir: Path, scratch: Path) -> tuple[dict[str, Any], Finished]:
+    """Run ``bench/worker.py MODE`` in a fresh interpreter; return its JSON result and timing."""
     out = Path(tempfile.mkstemp(suffix=".json", dir=scratch)[1])
     finished = timed(
         [sys.executable, WORKER, mode, "--out", out, *args],
         env=clean_env(PYTEST_XCOM_CACHE_DIR=str(cache_dir)),
         what=f"bench worker {mode}",
     )
-    return json.loads(out.read_text()), finished.seconds
+    return json.loads(out.read_text()), finished
 
 
-def airflow_db_migrate(scratch: Path) -> float:
+def airflow_db_migrate(scratch: Path) -> Finished:
     """Wall time of ``airflow db migrate`` on a new SQLite file (on the same memory filesystem)."""
     home = Path(tempfile.mkdtemp(prefix="migrate-", dir=scratch))
     db = home / "airflow.db"
@@ -85,13 +92,13 @@ def airflow_db_migrate(scratch: Path) -> float:
     )
     if not db.is_file() or db.stat().st_size == 0:
         raise BenchProcessError(f"airflow db migrate left no database at {db}:\n{finished.output[-2000:]}")
-    return finished.seconds
+    return finished
 
 
-def pytest_session(python: Path, suite: Path, *, expected_passed: int, env: dict[str, str]) -> float:
+def pytest_session(python: Path, suite: Path, *, expected_passed: int, env: dict[str, str]) -> Finished:
     """Wall time of a whole ``python -m pytest`` process on ``suite``; every test must pass."""
     finished = timed([python, "-m", "pytest", "-q"], env=env, cwd=suite, what=f"pytest session in {suite}")
     summary = f"{expected_passed} passed"
     if summary not in finished.output:
         raise BenchProcessError(f"pytest in {suite} did not report '{summary}':\n{finished.output[-2000:]}")
-    return finished.seconds
+    return finished

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sections import Results, Row, ScaleRow
-from stats import seconds, seconds_summary
+from stats import Summary, seconds, seconds_summary
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -22,20 +22,23 @@ def _ordered(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda row: SECTION_ORDER.index(row.section))
 
 
-def _verdict(row: Row) -> str:
-    if row.met is None:
-        return ""
-    return "yes" if row.met else "**no**"
+def _verdict(met: bool | None) -> str:
+    return "" if met is None else ("yes" if met else "**no**")
+
+
+def _ratio(summary: Summary | None) -> str:
+    if summary is None:
+        return "–"
+    return summary.format(digits=4 if summary.median < 0.01 else 3)
 
 
 def _results_table(rows: list[Row], footnotes: list[str]) -> list[str]:
-    lines = [
-        "| section | measurement | pytest-xcom | baseline | ratio: median (min–max) | target | met |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    columns = ("section", "measurement", "pytest-xcom (wall)", "baseline (wall)", "ratio, wall: median (min–max)",
+               "ratio, CPU time", "target", "met (wall / CPU)")  # fmt: skip
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        digits = 4 if row.ratio.median < 0.01 else 3
         target = "" if row.target is None else f"≤ {row.target:.2f}"
+        met = "" if row.target is None else f"{_verdict(row.met)} / {_verdict(row.cpu_met) or '–'}"
         what = row.what
         if row.note:
             if row.note not in footnotes:
@@ -43,7 +46,7 @@ def _results_table(rows: list[Row], footnotes: list[str]) -> list[str]:
             what += f" [{footnotes.index(row.note) + 1}]"
         lines.append(
             f"| {row.section} | {what} | {seconds_summary(row.ours)} | {seconds_summary(row.baseline)} "
-            f"| {row.ratio.format(digits=digits)} | {target} | {_verdict(row)} |"
+            f"| {_ratio(row.ratio)} | {_ratio(row.cpu_ratio)} | {target} | {met} |"
         )
     return lines
 
@@ -67,8 +70,8 @@ def _marginals(rows: list[ScaleRow]) -> dict[str, tuple[float, float]]:
 
 def _scaling_table(rows: list[ScaleRow]) -> list[str]:
     columns = ("DAG", "elements", "recorded", "harness wall time", "time / element", "marginal time / element",
-               "plain dag.test() / element", "harness / plain", "peak RSS", "RSS growth",
-               "marginal RSS / element")  # fmt: skip
+               "plain dag.test() / element", "harness / plain (wall)", "harness / plain (CPU)", "peak RSS",
+               "RSS growth", "marginal RSS / element")  # fmt: skip
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     marginal = _marginals(rows)
     for row in rows:
@@ -78,10 +81,10 @@ def _scaling_table(rows: list[ScaleRow]) -> list[str]:
         else:
             extra_time = extra_rss = "–"
         plain = "–" if row.plain is None else seconds_summary(row.plain.scaled(1 / row.elements))
-        ratio = "–" if row.ratio is None else row.ratio.format(digits=3)
         lines.append(
             f"| `{row.spec}` | {row.elements:,} | {row.recorded:,} | {seconds_summary(row.seconds)} "
-            f"| {seconds_summary(row.per_element)} | {extra_time} | {plain} | {ratio} "
+            f"| {seconds_summary(row.per_element)} | {extra_time} | {plain} | {_ratio(row.ratio)} "
+            f"| {_ratio(row.cpu_ratio)} "
             f"| {row.rss_peak_mib:,.0f} MiB | {row.rss_growth_mib:,.1f} MiB | {extra_rss} |"
         )
     return lines
@@ -143,10 +146,14 @@ def _ratios_panel(ax: Axes, rows: list[Row]) -> None:
     ax.barh(ys, medians, xerr=errors, color=colors, alpha=0.8, capsize=3)
     for y, target in zip(ys, [row.target for row in targeted if row.target is not None]):
         ax.plot([target, target], [y - 0.4, y + 0.4], color="black", linewidth=2)
+    with_cpu = [(y, row.cpu_ratio.median) for y, row in zip(ys, targeted) if row.cpu_ratio is not None]
+    if with_cpu:
+        ax.plot([x for _, x in with_cpu], [y for y, _ in with_cpu], "D", color="navy", label="CPU-time ratio")
+        ax.legend(fontsize=7, loc="lower right")
     ax.set_xscale("log")
     ax.set_yticks(list(ys), labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("ratio pytest-xcom / baseline (log; black bar = target)")
+    ax.set_xlabel("ratio pytest-xcom / baseline, wall (bars) and CPU (log; black = target)")
     ax.set_title("Ratios against targets")
 
 

@@ -110,28 +110,38 @@ INTRO = """# Benchmark
 
 `python bench/run.py` measures every performance target of the design (section 5) side by side in
 one run and writes this file and `benchmark.png`; `--quick` is the CI smoke test (one repeat,
-small sizes). How each number is taken:
+small sizes). `python bench/profile_run.py` shows where a harness run spends its time. How each
+number is taken:
 
+- **Wall and CPU time.** Every comparison reports the ratio of wall times and, where the two
+  sides are separate runs, of CPU times (user + system of the process and all its threads, or of
+  the subprocess and its children). On a quiet machine the two agree; when other processes
+  compete for the CPUs (the header gives the load average) wall times spread widely and the CPU
+  ratio is the one to read.
 - **Recording overhead / cost per task instance**: one process (`bench/worker.py compare`)
   isolated with `pytest_xcom.env.isolate()`; every run starts on a fresh DB
   (`MetadataDB.reset()`, not timed). `XComHarness.run(dag)` and plain `dag.test()` alternate
-  (which goes first swaps every pair) and the first pair is a dropped warm-up. Both register the
-  DAG the same way (`_compat.dag_registered_for_test`), so the difference is the recording. The
-  ratio is taken per pair.
-- **Fresh migrated DB**: the harness's warm-cache reset (a file copy of the cached template)
-  against Airflow's `initdb()` in the same process and against `airflow db migrate` as a
-  subprocess (own `AIRFLOW_HOME`, SQLite file on the same memory filesystem). Cold cache: a new
-  process with `PYTEST_XCOM_CACHE_DIR` pointing at an empty directory builds the template.
+  (which goes first swaps every pair) and the first pair is a dropped warm-up, after which the
+  warmed-up heap is frozen (`gc.freeze()`) so that a GC pass before each run is cheap. Both
+  register the DAG the same way (`_compat.dag_registered_for_test`), so the difference is the
+  recording. The ratio is taken per pair.
+- **Fresh migrated DB**: the harness's warm-cache reset (closing the previous run's connections
+  and copying the cached template) against Airflow's `initdb()` in the same process and against
+  `airflow db migrate` as a subprocess (own `AIRFLOW_HOME`, SQLite file on the same memory
+  filesystem). Cold cache: a new process with `PYTEST_XCOM_CACHE_DIR` pointing at an empty
+  directory builds the template.
 - **pytest session**: `bench/suites/xcom` and `bench/suites/inabox` hold the same six tests of
   the three DAG files in `bench/suites/dags`, written with each plugin; each whole `pytest`
   process is timed, the order rotates every round, and (full mode) one warm-up round is dropped.
   pytest-airflow-in-a-box runs from its own virtualenv with the same Airflow version:
   `python -m venv /work/bench-venvs/inabox && /work/bench-venvs/inabox/bin/pip install
-  apache-airflow==<same> apache-airflow-providers-standard "pytest-airflow-in-a-box[airflow3]"`.
+  apache-airflow==<same> apache-airflow-providers-standard "pytest-airflow-in-a-box[airflow3]"`
+  (or `--inabox-venv PATH`).
 - **Scaling**: one process per DAG (`bench/worker.py scale`), warmed up with a 2-element mapped
-  DAG; peak RSS is the process's high-water mark (`ru_maxrss`), growth is the first measured
-  run's peak over the warmed-up baseline. Every mapped run asserts that the record holds all
-  expansions.
+  DAG; harness runs alternate with plain `dag.test()` runs of the same DAG (full mode). Peak RSS
+  is the process's high-water mark (`ru_maxrss`), growth is the first measured (harness) run's
+  peak over the warmed-up baseline; the marginal columns compare with the next smaller DAG of
+  the same kind. Every mapped run asserts that the record holds all expansions.
 """
 
 

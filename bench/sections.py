@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import procs
 from stats import Summary, ratios
@@ -44,13 +45,20 @@ class Row:
     what: str
     ours: Summary  # seconds
     baseline: Summary  # seconds
-    ratio: Summary
+    ratio: Summary  # of wall times
+    cpu_ratio: Summary | None = None  # of CPU times (process and children), where measured
     target: float | None = None  # the ratio's median must be at most this
     note: str = ""
 
     @property
     def met(self) -> bool | None:
         return None if self.target is None else self.ratio.median <= self.target
+
+    @property
+    def cpu_met(self) -> bool | None:
+        if self.target is None or self.cpu_ratio is None:
+            return None
+        return self.cpu_ratio.median <= self.target
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,8 @@ class ScaleRow:
     seconds: Summary
     per_element: Summary  # seconds per element
     plain: Summary | None  # plain dag.test() on the same DAG, same process
-    ratio: Summary | None  # harness / plain, per repeat
+    ratio: Summary | None  # harness / plain wall time, per repeat
+    cpu_ratio: Summary | None  # harness / plain CPU time, per repeat
     rss_peak_mib: float
     rss_growth_mib: float  # peak of the first measured run over the warmed-up baseline
     recorded: int
@@ -73,32 +82,40 @@ class Results:
     notes: list[str] = field(default_factory=list)
 
 
+def _paired(ours: list[float], baseline: list[float]) -> Summary:
+    return Summary.of(ratios(ours, baseline))
+
+
 def fresh_db(plan: Plan, results: Results) -> Summary:
     """Section 2, cold side: ``airflow db migrate`` vs building the template in a new process.
 
     The first cold build goes into ``plan.cache_dir``, the warm cache of every later step.
-    Returns the ``airflow db migrate`` times.
+    Returns the ``airflow db migrate`` wall times.
     """
-    migrate, cold_wall, cold_build = [], [], []
+    migrate: list[procs.Finished] = []
+    cold: list[procs.Finished] = []
+    build: list[float] = []
     for index in range(plan.repeat):
         migrate.append(procs.airflow_db_migrate(plan.fresh_dir("migrate-")))
         cache_dir = plan.cache_dir if index == 0 else plan.fresh_dir("cold-cache-")
-        data, wall = procs.worker("template", cache_dir=cache_dir, scratch=plan.scratch)
-        cold_wall.append(wall)
-        cold_build.append(data["build_seconds"])
+        data, finished = procs.worker("template", cache_dir=cache_dir, scratch=plan.scratch)
+        cold.append(finished)
+        build.append(data["build_seconds"])
+    migrate_wall = [m.seconds for m in migrate]
     results.rows.append(
         Row(
             "Fresh migrated DB",
             "fresh DB, cold cache\nvs airflow db migrate",
             "harness, cold cache (whole process: imports, template build, copy) vs `airflow db migrate` (whole process)",
-            Summary.of(cold_wall),
-            Summary.of(migrate),
-            Summary.of(ratios(cold_wall, migrate)),
-            note=f"Template build inside that process: {Summary.of(cold_build).format(' s')}, "
+            Summary.of([c.seconds for c in cold]),
+            Summary.of(migrate_wall),
+            _paired([c.seconds for c in cold], migrate_wall),
+            cpu_ratio=_paired([c.cpu_seconds for c in cold], [m.cpu_seconds for m in migrate]),
+            note=f"Template build inside that process: {Summary.of(build).format(' s')}, "
             "once per Airflow version and machine. Both DB files on the same memory filesystem.",
         )
     )
-    return Summary.of(migrate)
+    return Summary.of(migrate_wall)
 
 
 def in_process(plan: Plan, results: Results, migrate: Summary) -> None:
@@ -117,7 +134,8 @@ def in_process(plan: Plan, results: Results, migrate: Summary) -> None:
             "XComHarness.run vs plain dag.test(), 11-instance DAG (multiple_outputs, map over 4, explicit pulls)",
             Summary.of(overhead["harness"]),
             Summary.of(overhead["plain"]),
-            Summary.of(ratios(overhead["harness"], overhead["plain"])),
+            _paired(overhead["harness"], overhead["plain"]),
+            cpu_ratio=_paired(overhead["harness_cpu"], overhead["plain_cpu"]),
             target=1.10,
             note=paired,
         )
@@ -131,7 +149,8 @@ def in_process(plan: Plan, results: Results, migrate: Summary) -> None:
             f"{n}-task TaskFlow chain, wall time / {n}: harness vs plain dag.test()",
             Summary.of(per_task["harness"]).scaled(1 / n),
             Summary.of(per_task["plain"]).scaled(1 / n),
-            Summary.of(ratios(per_task["harness"], per_task["plain"])),
+            _paired(per_task["harness"], per_task["plain"]),
+            cpu_ratio=_paired(per_task["harness_cpu"], per_task["plain_cpu"]),
             target=1.00,
             note=paired,
         )
@@ -167,10 +186,10 @@ def in_process(plan: Plan, results: Results, migrate: Summary) -> None:
     )
 
 
-def _session(python: Path, suite: str, cache_dir: Callable[[], Path] | None) -> Callable[[], float]:
+def _session(python: Path, suite: str, cache_dir: Callable[[], Path] | None) -> Callable[[], procs.Finished]:
     """A timed pytest process on one suite (with pytest-xcom's cache dir, for our suite)."""
 
-    def run() -> float:
+    def run() -> procs.Finished:
         env = procs.clean_env(PYTEST_XCOM_CACHE_DIR=str(cache_dir())) if cache_dir else procs.clean_env()
         return procs.pytest_session(python, SUITES / suite, expected_passed=SUITE_TESTS, env=env)
 
@@ -192,36 +211,30 @@ def sessions(plan: Plan, results: Results) -> None:
     }
     if not plan.quick:
         runs["xcom_cold"] = _session(ours, "xcom", lambda: plan.fresh_dir("session-cold-cache-"))
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    done: dict[str, list[procs.Finished]] = {name: [] for name in runs}
     names = list(runs)
     for index in range(plan.session_warmups + plan.repeat):
         for name in names[index % len(names) :] + names[: index % len(names)]:  # rotate who goes first
-            seconds = runs[name]()
+            finished = runs[name]()
             if index >= plan.session_warmups:
-                times[name].append(seconds)
+                done[name].append(finished)
+
+    def row(name: str, label: str, what: str, **extra: Any) -> Row:
+        wall, baseline = [f.seconds for f in done[name]], [f.seconds for f in done["inabox"]]
+        cpu = _paired([f.cpu_seconds for f in done[name]], [f.cpu_seconds for f in done["inabox"]])
+        return Row("pytest session", label, what, Summary.of(wall), Summary.of(baseline), _paired(wall, baseline),
+                   cpu_ratio=cpu, **extra)  # fmt: skip
+
     results.rows.append(
-        Row(
-            "pytest session",
-            "pytest session\nvs in-a-box",
-            f"{SUITE_TESTS} DAG tests, whole `pytest` process: pytest-xcom vs pytest-airflow-in-a-box",
-            Summary.of(times["xcom"]),
-            Summary.of(times["inabox"]),
-            Summary.of(ratios(times["xcom"], times["inabox"])),
-            target=1.00,
-            note="warm template cache; each plugin in its own virtualenv, same Airflow; ratio per round",
-        )
-    )
-    if "xcom_cold" in times:
+        row("xcom", "pytest session\nvs in-a-box",
+            f"{SUITE_TESTS} DAG tests, whole `pytest` process: pytest-xcom vs pytest-airflow-in-a-box", target=1.00,
+            note="Warm template cache; each plugin in its own virtualenv, same Airflow; order rotates, ratio per round.")
+    )  # fmt: skip
+    if "xcom_cold" in done:
         results.rows.append(
-            Row(
-                "pytest session",
-                "pytest session, cold\ncache, vs in-a-box",
-                "the same, pytest-xcom with a cold template cache (first run after install)",
-                Summary.of(times["xcom_cold"]),
-                Summary.of(times["inabox"]),
-                Summary.of(ratios(times["xcom_cold"], times["inabox"])),
-            )
-        )
+            row("xcom_cold", "pytest session, cold\ncache, vs in-a-box",
+                "the same, pytest-xcom with a cold template cache (first run after install)")
+        )  # fmt: skip
 
 
 def scaling(plan: Plan, results: Results) -> None:
@@ -246,7 +259,8 @@ def scaling(plan: Plan, results: Results) -> None:
                 seconds=seconds,
                 per_element=seconds.scaled(1 / elements),
                 plain=Summary.of(plain) if plain else None,
-                ratio=Summary.of(ratios(data["seconds"], plain)) if plain else None,
+                ratio=_paired(data["seconds"], plain) if plain else None,
+                cpu_ratio=_paired(data["cpu"], data["plain_cpu"]) if plain else None,
                 rss_peak_mib=max(data["rss_peak_mib"]),
                 rss_growth_mib=data["rss_peak_mib"][0] - data["rss_baseline_mib"],
                 recorded=data["recorded"][0],

@@ -19,11 +19,17 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_xcom import env
 
 Result = dict[str, Any]
+
+
+class Timed(NamedTuple):
+    wall: float
+    cpu: float
+    result: Any
 
 
 class Bench:
@@ -48,16 +54,18 @@ class Bench:
         self._active.callback(moto.stop)
         self._active.enter_context(self.services.active())
 
-    def timed(self, run: Callable[[Any], Any], dag: Any) -> tuple[float, Any]:
-        """Wall time and result of ``run(dag)`` on a fresh DB; the reset and a GC pass are not part of it.
+    def timed(self, run: Callable[[Any], Any], dag: Any) -> Timed:
+        """Wall time, CPU time and result of ``run(dag)`` on a fresh DB (reset and GC not included).
 
+        CPU time is this process's, all threads (the in-process API serves the task from its own
+        thread): unlike wall time, it does not grow when other processes compete for the CPUs.
         The reset (after the previous run, as between two tests) is timed into ``reset_seconds``.
         """
         self.reset_seconds.append(self.timed_reset())
         gc.collect()  # cheap once settle() has frozen the warmed-up heap
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         result = run(dag)
-        return time.perf_counter() - started, result
+        return Timed(time.perf_counter() - wall, time.process_time() - cpu, result)
 
     def settle(self) -> None:
         """After the warm-up run: freeze the ~700k objects Airflow's imports left behind.
@@ -119,13 +127,14 @@ def compare(bench: Bench, specs: list[str], repeat: int, initdbs: int) -> Result
     for spec in specs:
         dag = dags.build(spec)
         variants = {"harness": bench.harness, "plain": bench.plain}
-        times: dict[str, list[float]] = {"harness": [], "plain": []}
+        times: dict[str, list[float]] = {"harness": [], "plain": [], "harness_cpu": [], "plain_cpu": []}
         for pair in range(repeat + 1):
             order = ("harness", "plain") if pair % 2 == 0 else ("plain", "harness")
             for name in order:
-                elapsed, _ = bench.timed(variants[name], dag)
+                timed = bench.timed(variants[name], dag)
                 if pair > 0:
-                    times[name].append(elapsed)
+                    times[name].append(timed.wall)
+                    times[f"{name}_cpu"].append(timed.cpu)
             if pair == 0:
                 bench.settle()
         result["dags"][spec] = times
@@ -170,18 +179,22 @@ def scale(bench: Bench, spec: str, repeat: int, plain: bool) -> Result:
 
     bench.timed(bench.harness, dags.build("mapped:2"))  # warm-up: imports, the API app, mapping
     bench.settle()
-    result: Result = {"seconds": [], "plain_seconds": [], "recorded": [], "rss_peak_mib": []}
+    keys = ("seconds", "cpu", "plain_seconds", "plain_cpu", "recorded", "rss_peak_mib")
+    result: Result = {key: [] for key in keys}
     result["rss_baseline_mib"] = _max_rss_mib()
     dag = dags.build(spec)
 
     def harness_run() -> None:
-        elapsed, run = bench.timed(bench.harness, dag)
-        result["seconds"].append(elapsed)
-        result["recorded"].append(_recorded(run, spec))
+        timed = bench.timed(bench.harness, dag)
+        result["seconds"].append(timed.wall)
+        result["cpu"].append(timed.cpu)
+        result["recorded"].append(_recorded(timed.result, spec))
         result["rss_peak_mib"].append(_max_rss_mib())
 
     def plain_run() -> None:
-        result["plain_seconds"].append(bench.timed(bench.plain, dag)[0])
+        timed = bench.timed(bench.plain, dag)
+        result["plain_seconds"].append(timed.wall)
+        result["plain_cpu"].append(timed.cpu)
 
     steps = [harness_run, plain_run] if plain else [harness_run]
     for index in range(repeat):
