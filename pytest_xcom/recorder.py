@@ -70,6 +70,8 @@ class Recorder:
         self.deletes: list[XComDelete] = []
         self.failures: dict[tuple[str, int], str] = {}
         self._raw_values: dict[tuple[str, int, str], Any] = {}
+        # (task_id, key) -> map indexes pushed so far: reads look here instead of scanning pushes
+        self._pushed: dict[tuple[str, str], set[int]] = {}
         self._purged = False
         base = _compat.base_xcom_class()
         # The default backend stores exactly the serde payload: no second serialization needed.
@@ -247,6 +249,7 @@ class Recorder:
             payload = _compat.serialize_payload(raw)
         value = _compat.deserialize_payload(payload)
         original = value if raw is _NOT_SEEN else raw
+        self._pushed.setdefault((msg.task_id, msg.key), set()).add(map_index)
         self.pushes.append(
             XComPush(
                 task_id=msg.task_id,
@@ -284,10 +287,10 @@ class Recorder:
         )
 
     def _pushed_indexes(self, task_id: str, key: str) -> list[int]:
-        return sorted({p.map_index for p in self.pushes if p.task_id == task_id and p.key == key})
+        return sorted(self._pushed.get((task_id, key), ()))
 
     def _was_pushed(self, task_id: str, map_index: int, key: str) -> bool:
-        return any(p.task_id == task_id and p.map_index == map_index and p.key == key for p in self.pushes)
+        return map_index in self._pushed.get((task_id, key), ())
 
 
 def _is_machinery(filename: str) -> bool:
