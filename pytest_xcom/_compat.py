@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import importlib.machinery
 import importlib.util
 import os
@@ -38,9 +39,9 @@ _BROKEN_DEPENDENCIES = (
     # The 3.0 execution API rejects the task-start request body with a 422 ("Input should be a
     # valid dictionary or object to extract fields from") on FastAPI >= 0.118 / Cadwyn >= 5.5.
     ("3.0.", "fastapi", "0.118", "fastapi<0.118"),
-    # The 3.2 execution API cannot be built on FastAPI >= 0.137 (Cadwyn 8): pydantic raises
+    # The 3.2 execution API cannot be built on FastAPI >= 0.156.1 (bisected): pydantic raises
     # "Model 'TITerminalStatePayload' needs a discriminator field". Airflow 3.3 caps FastAPI itself.
-    ("3.2.", "fastapi", "0.137", "fastapi<0.137"),
+    ("3.2.", "fastapi", "0.156.1", "fastapi<0.156.1"),
 )
 
 
@@ -294,9 +295,49 @@ def _in_process_api_reused() -> Iterator[None]:
         supervisor.in_process_api_server = factory
 
 
+@contextlib.contextmanager
+def _plain_task_tracebacks() -> Iterator[None]:
+    """Log task exceptions as plain tracebacks while ``dag.test()`` runs.
+
+    Airflow 3.0 does not configure structlog under ``dag.test()``, so structlog's default console
+    renderer draws Rich tracebacks with every frame's locals: a task failing with a deeply nested
+    value in scope takes minutes and gigabytes to log. Airflow 3.1+ configure plain tracebacks.
+    """
+    import structlog
+
+    renderers = [
+        processor
+        for processor in structlog.get_config().get("processors", [])
+        if isinstance(processor, structlog.dev.ConsoleRenderer)
+        and isinstance(getattr(type(processor), "exception_formatter", None), property)
+    ]
+    saved = [(renderer, renderer.exception_formatter) for renderer in renderers]
+    for renderer in renderers:
+        renderer.exception_formatter = structlog.dev.plain_traceback
+    try:
+        yield
+    finally:
+        for renderer, formatter in saved:
+            renderer.exception_formatter = formatter
+
+
+def _check_cycle(dag: Any) -> None:
+    """Airflow 3.0's ``dag.test()`` runs a cyclic DAG into a "task deadlock" instead of refusing it."""
+    if airflow_version().startswith("3.0."):
+        from airflow.utils.dag_cycle_tester import check_cycle
+
+        check_cycle(dag)
+
+
+def pushes_none() -> bool:
+    """Whether ``ti.xcom_push(key, None)`` works: Airflow 3.0's execution API answers 422 ("Field required")."""
+    return not airflow_version().startswith("3.0.")
+
+
 def run_dag_test(dag: Any, *, logical_date: datetime, conf: dict[str, Any] | None) -> Any:
     """Run ``dag.test()`` with a deterministic run id; returns the DagRun."""
-    with warnings.catch_warnings(), _in_process_api_reused():
+    _check_cycle(dag)
+    with warnings.catch_warnings(), _in_process_api_reused(), _plain_task_tracebacks():
         # Airflow's in-process execution API imports starlette's test client, which warns about
         # its own httpx dependency: noise from Airflow's machinery, not from the user's DAG.
         warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
@@ -471,7 +512,24 @@ def object_storage_backend() -> type:
             "the 's3' XCom backend needs Airflow's common-io and amazon providers and s3fs: "
             'pip install "pytest-xcom[s3]"'
         ) from exc
+    _import_provider_filesystems()
     return XComObjectStorageBackend  # type: ignore[no-any-return]
+
+
+def _import_provider_filesystems() -> None:
+    """Import the filesystem modules providers declare (``airflow.providers.amazon.aws.fs.s3``, ...).
+
+    Airflow 3.0 loads them with ``import_string``, which finds a submodule only once something
+    has imported it; newer amazon providers no longer do, so ``s3://`` paths fail with
+    'Module "airflow.providers.amazon.aws.fs" does not define a "s3" attribute'. 3.1+ import them.
+    """
+    if not airflow_version().startswith("3.0."):
+        return
+    from airflow.providers_manager import ProvidersManager
+
+    for module_name in ProvidersManager().filesystem_module_names:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module_name)
 
 
 def object_storage_settings(path: str, threshold: int, compression: str | None) -> dict[str, str | None]:
@@ -658,11 +716,9 @@ def resuming_existing_dag_run() -> Iterator[None]:
     By default ``dag.test()`` deletes an existing run of the same logical date, whose XCom rows
     go with it by cascade, without the backend's purge, and starts over.
     """
-    from airflow.models import dagrun as dagrun_module
-    from airflow.serialization.definitions.dag import SerializedDAG
-
-    original_get_or_create = dagrun_module.get_or_create_dagrun
-    original_clear = SerializedDAG.__dict__["clear_dags"]
+    run_module, factory_name, scheduler_dag = _dag_test_run_helpers()
+    original_get_or_create = getattr(run_module, factory_name)
+    original_clear = scheduler_dag.__dict__["clear_dags"]
 
     def get_or_create_dagrun(*, dag: Any, run_id: str, session: Any, **kwargs: Any) -> Any:
         from airflow.models.dagrun import DagRun
@@ -678,10 +734,28 @@ def resuming_existing_dag_run() -> Iterator[None]:
             return dag_run
         return original_get_or_create(dag=dag, run_id=run_id, session=session, **kwargs)
 
-    dagrun_module.get_or_create_dagrun = get_or_create_dagrun  # type: ignore[assignment]
-    SerializedDAG.clear_dags = classmethod(lambda cls, *args, **kwargs: 0)  # type: ignore[method-assign,assignment]
+    setattr(run_module, factory_name, get_or_create_dagrun)
+    scheduler_dag.clear_dags = classmethod(lambda cls, *args, **kwargs: 0)
     try:
         yield
     finally:
-        dagrun_module.get_or_create_dagrun = original_get_or_create  # type: ignore[assignment]
-        SerializedDAG.clear_dags = original_clear  # type: ignore[method-assign]
+        setattr(run_module, factory_name, original_get_or_create)
+        scheduler_dag.clear_dags = original_clear
+
+
+def _dag_test_run_helpers() -> tuple[ModuleType, str, type]:
+    """(module, name) of the run factory ``dag.test()`` imports, and the class whose clear_dags it calls."""
+    from packaging.version import Version
+
+    version = Version(airflow_version())
+    if version < Version("3.1"):
+        from airflow.models import dag as dag_module
+
+        return dag_module, "_get_or_create_dagrun", dag_module.DAG
+    from airflow.models import dagrun as dagrun_module
+
+    if version < Version("3.2"):
+        from airflow.serialization.serialized_objects import SerializedDAG
+    else:
+        from airflow.serialization.definitions.dag import SerializedDAG
+    return dagrun_module, "get_or_create_dagrun", SerializedDAG

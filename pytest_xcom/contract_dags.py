@@ -63,7 +63,11 @@ def push_and_check_dag(dag_id: str, values: dict[str, Any]) -> Any:
 
 
 def round_trip_dag() -> Any:
-    return push_and_check_dag("xcom_contract_round_trip", JSON_CASES)
+    from pytest_xcom import _compat
+
+    # A bare None cannot be pushed on Airflow 3.0 whatever the backend; nested ones still are.
+    cases = JSON_CASES if _compat.pushes_none() else {k: v for k, v in JSON_CASES.items() if v is not None}
+    return push_and_check_dag("xcom_contract_round_trip", cases)
 
 
 def sized_values(sizes: dict[str, int]) -> dict[str, str]:

@@ -12,17 +12,21 @@ def test_a_known_broken_dependency_is_named_with_its_fix(monkeypatch):
         _compat.metadata, "version", lambda name: "0.165.0" if name == "fastapi" else real_version(name)
     )
     assert _compat.dependency_problems() == [
-        "apache-airflow 3.2.2 does not run tasks with fastapi 0.165.0: pip install 'fastapi<0.137'"
+        "apache-airflow 3.2.2 does not run tasks with fastapi 0.165.0: pip install 'fastapi<0.156.1'"
     ]
 
 
 def test_a_working_dependency_set_gives_no_warning(monkeypatch):
     real_version = metadata.version
-    monkeypatch.setattr(_compat, "airflow_version", lambda: "3.0.6")
-    monkeypatch.setattr(
-        _compat.metadata, "version", lambda name: "0.117.1" if name == "fastapi" else real_version(name)
-    )
-    assert _compat.dependency_problems() == []
+    # the last FastAPI release each of these Airflow releases was seen to work with
+    for airflow, fastapi in {"3.0.6": "0.117.1", "3.2.2": "0.156.0"}.items():
+        monkeypatch.setattr(_compat, "airflow_version", lambda airflow=airflow: airflow)
+        monkeypatch.setattr(
+            _compat.metadata,
+            "version",
+            lambda name, fastapi=fastapi: fastapi if name == "fastapi" else real_version(name),
+        )
+        assert _compat.dependency_problems() == [], airflow
 
 
 def test_a_single_mapped_group_result_collapses_only_where_airflow_does(monkeypatch):
