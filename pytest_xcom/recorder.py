@@ -16,6 +16,7 @@ import contextvars
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import traceback
 from collections.abc import Iterator
@@ -33,8 +34,32 @@ _read_context: contextvars.ContextVar[Optional[tuple[str, bool]]] = contextvars.
 _NOT_SEEN = object()
 
 
+_PLAIN_SCALARS = (str, int, bool, type(None))
+
+
 def _is_plain_json(value: Any) -> bool:
     """True when ``value`` survives a strict JSON round trip unchanged (no serde needed)."""
+    try:
+        return _only_plain_json_types(value)
+    except RecursionError:
+        return False
+
+
+def _only_plain_json_types(value: Any) -> bool:
+    # Exact types: a walk costs nothing per string byte, unlike a dumps/loads round trip.
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if kind is float:
+        return math.isfinite(value)  # NaN and infinities are not JSON
+    if kind is list:
+        return all(_only_plain_json_types(item) for item in value)
+    if kind is dict:
+        return all(type(key) is str and _only_plain_json_types(item) for key, item in value.items())
+    return _survives_json_round_trip(value)  # subclasses (enums, ...) may still come back equal
+
+
+def _survives_json_round_trip(value: Any) -> bool:
     try:
         return bool(json.loads(json.dumps(value, allow_nan=False)) == value)
     except (TypeError, ValueError, RecursionError):
@@ -56,8 +81,14 @@ def _canonical(payload: Any) -> Any:
     return payload
 
 
-def _sha256(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(_canonical(payload), sort_keys=True).encode("utf-8")).hexdigest()
+def _size_and_sha256(payload: Any) -> tuple[int, str]:
+    """JSON size and canonical hash from one serialization.
+
+    Sorting keys and set members reorders tokens without changing them, and ``json.dumps``
+    escapes non-ASCII, so the canonical text is exactly as long as ``json_size(payload)``.
+    """
+    text = json.dumps(_canonical(payload), sort_keys=True).encode("ascii")
+    return len(text), hashlib.sha256(text).hexdigest()
 
 
 class Recorder:
@@ -250,19 +281,21 @@ class Recorder:
         value = _compat.deserialize_payload(payload)
         original = value if raw is _NOT_SEEN else raw
         self._pushed.setdefault((msg.task_id, msg.key), set()).add(map_index)
+        size, sha256 = _size_and_sha256(payload)
+        offloaded = stored is not payload and stored != payload
         self.pushes.append(
             XComPush(
                 task_id=msg.task_id,
                 map_index=map_index,
                 key=msg.key,
                 value=value,
-                size=json_size(payload),
+                size=size,
                 stored=stored,
-                stored_size=json_size(stored),
-                offloaded=stored != payload,
+                stored_size=json_size(stored) if offloaded else size,
+                offloaded=offloaded,
                 json_serializable=_is_plain_json(original),
                 type_name=type(original).__name__,
-                sha256=_sha256(payload),
+                sha256=sha256,
             )
         )
 
