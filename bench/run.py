@@ -6,8 +6,9 @@
 
 Prints the results as markdown and writes docs/benchmark.md and docs/benchmark.png (the chart
 needs matplotlib; without it the chart is skipped). Run it with the interpreter of the
-virtualenv that has pytest-xcom installed; the pytest-airflow-in-a-box comparison uses the
-virtualenv given by --inabox-venv and is skipped when it does not exist.
+virtualenv that has pytest-xcom installed; the pytest-airflow-in-a-box comparison runs in the
+virtualenv given by --inabox-venv (default .venv-inabox in the repository), which the benchmark
+creates on first use with the same Airflow release. --quick prints only, unless --output is given.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import inabox_venv
 import report
 import sections
 
 from pytest_xcom.env import memory_dir  # importing pytest_xcom never imports Airflow
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_INABOX_VENV = Path("/work/bench-venvs/inabox")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,14 +47,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--inabox-venv",
         type=Path,
-        default=Path(os.environ.get("BENCH_INABOX_VENV", DEFAULT_INABOX_VENV)),
-        help="virtualenv with pytest-airflow-in-a-box and the same Airflow (default %(default)s)",
+        default=Path(os.environ.get("BENCH_INABOX_VENV", inabox_venv.DEFAULT_PATH)),
+        help="virtualenv with pytest-airflow-in-a-box and the same Airflow, created if missing "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--output",
         type=Path,
-        default=REPO / "docs" / "benchmark.md",
-        help="markdown file to write (the chart goes next to it as benchmark.png)",
+        help="markdown file to write, the chart next to it as benchmark.png "
+        "(default docs/benchmark.md; --quick writes only when given)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; write neither docs file")
     return parser
@@ -70,7 +72,7 @@ def plan_for(args: argparse.Namespace, scratch: Path) -> sections.Plan:
         scale_repeat=scale_repeat,
         scratch=scratch,
         cache_dir=scratch / "template-cache",
-        inabox_python=args.inabox_venv / "bin" / "python",
+        inabox_python=inabox_venv.python_of(args.inabox_venv),
     )
     if args.quick:
         quick_sizes = ("mapped:10", "mapped:100", "chain:20")
@@ -166,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         progress("recording overhead, cost per task instance, warm template cache")
         sections.in_process(plan, results, migrate)
         progress("pytest sessions")
+        problem = inabox_venv.ensure(args.inabox_venv)
+        if problem:
+            results.notes.append(f"pytest-airflow-in-a-box comparison skipped: {problem}")
         sections.sessions(plan, results)
         progress("scaling")
         sections.scaling(plan, results)
@@ -174,13 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     tables = report.markdown(results, header(plan, wall, (load_before, os.getloadavg()[0])))
     print(tables)
-    if not args.no_write:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        png = args.output.with_suffix(".png")
+    output = args.output or (None if args.quick else REPO / "docs" / "benchmark.md")
+    if output is not None and not args.no_write:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        png = output.with_suffix(".png")
         drawn, message = report.chart(results, png)
         print(message)
-        report.write_doc(args.output, INTRO, tables, png if drawn else None)
-        print(f"results written to {args.output}")
+        report.write_doc(output, INTRO, tables, png if drawn else None)
+        print(f"results written to {output}")
     return 0
 
 
