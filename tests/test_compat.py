@@ -34,3 +34,30 @@ def test_a_single_mapped_group_result_collapses_only_where_airflow_does(monkeypa
     for version, collapses in expected.items():
         monkeypatch.setattr(_compat, "airflow_version", lambda version=version: version)
         assert _compat.collapses_single_group_expansion() is collapses, version
+
+
+def test_a_bare_none_push_is_recorded_as_this_airflow_handles_it(user_tests):
+    """Airflow 3.0's execution API refuses ``xcom_push(key, None)``; later releases store it."""
+    result = user_tests(
+        """
+        from airflow.sdk import dag, task
+
+        @dag(schedule=None)
+        def nones():
+            @task
+            def push(ti=None):
+                ti.xcom_push(key="nothing", value=None)
+            push()
+
+        def test_case(xcom):
+            run = xcom.run(nones())
+            print("STATE", run.task_states["push"])
+            print("PUSHED", ", ".join(f"{p.key}={p.value!r}" for p in run.pushes) or "nothing")
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    if _compat.pushes_none():
+        result.stdout.fnmatch_lines(["*STATE success", "*PUSHED nothing=None"])
+    else:
+        result.stdout.fnmatch_lines(["*STATE failed", "*PUSHED nothing"])
