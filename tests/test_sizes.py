@@ -54,3 +54,4 @@ def test_presets_are_the_documented_numbers():
 )
 def test_human_sizes(size, text):
     assert human(size) == text
+
