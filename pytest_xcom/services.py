@@ -9,10 +9,11 @@ Redis hook) is handed a fakeredis connection instead of a socket.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -220,6 +221,13 @@ _SOCKET_ONLY_OPTIONS = ("path", "ssl_")
 
 @contextlib.contextmanager
 def _redis_routed_to(services: TestServices) -> Iterator[None]:
+    """Every sync redis-py pool reaches this test's fake (or the parity run's server).
+
+    Pools made during the test are built that way. Pools made before it (a module-level client
+    created at import, or in an earlier test) are switched over the first time the test asks them
+    for a connection, and switched back afterwards: otherwise they would reach whatever Redis
+    their URL names, or another test's fake.
+    """
     try:
         import redis
         from fakeredis import FakeConnection
@@ -227,23 +235,61 @@ def _redis_routed_to(services: TestServices) -> Iterator[None]:
         yield
         return
 
-    original = redis.ConnectionPool.__init__
     real = _real_redis_options(services.real.redis_url)
+    token = object()  # marks the pools that already reach this test's server
 
-    def fake_pool_init(pool: Any, connection_class: Any = None, max_connections: Any = None, **kwargs: Any) -> None:
+    def routed(connection_class: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         kwargs = {k: v for k, v in kwargs.items() if not k.startswith(_SOCKET_ONLY_OPTIONS)}
         if real is not None:  # a parity run: whatever host the code names, the chosen server
-            kwargs.update(real)
-            original(pool, max_connections=max_connections, **kwargs)
-            return
+            kwargs.pop("server", None)
+            return redis.Connection, {**kwargs, **real}
         kwargs.setdefault("server", services._redis_server())  # a FakeRedis brings its own
-        original(pool, connection_class=FakeConnection, max_connections=max_connections, **kwargs)
+        return FakeConnection, kwargs
 
-    redis.ConnectionPool.__init__ = fake_pool_init  # type: ignore[method-assign]
+    original_init = redis.ConnectionPool.__init__
+
+    def routed_init(
+        pool: Any, connection_class: Any = redis.Connection, max_connections: Any = None, **kwargs: Any
+    ) -> None:
+        connection_class, kwargs = routed(connection_class, kwargs)
+        original_init(pool, connection_class=connection_class, max_connections=max_connections, **kwargs)
+        pool._pytest_xcom_route = token
+
+    switched: list[tuple[Any, Any, dict[str, Any]]] = []
+
+    def switch_over(pool: Any) -> None:
+        if getattr(pool, "_pytest_xcom_route", None) is token:
+            return
+        switched.append((pool, pool.connection_class, pool.connection_kwargs))
+        pool.disconnect()
+        pool.connection_class, pool.connection_kwargs = routed(pool.connection_class, pool.connection_kwargs)
+        pool.reset()
+        pool._pytest_xcom_route = token
+
+    def wrap_get_connection(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def get_connection(pool: Any, *args: Any, **kwargs: Any) -> Any:
+            switch_over(pool)
+            return original(pool, *args, **kwargs)
+
+        return get_connection
+
+    pool_classes = [cls for cls in (redis.ConnectionPool, redis.BlockingConnectionPool) if "get_connection" in vars(cls)]
+    originals = {cls: vars(cls)["get_connection"] for cls in pool_classes}
+    redis.ConnectionPool.__init__ = routed_init  # type: ignore[method-assign]
+    for cls, original in originals.items():
+        cls.get_connection = wrap_get_connection(original)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        redis.ConnectionPool.__init__ = original  # type: ignore[method-assign]
+        redis.ConnectionPool.__init__ = original_init  # type: ignore[method-assign]
+        for cls, original in originals.items():
+            cls.get_connection = original  # type: ignore[method-assign]
+        for pool, connection_class, kwargs in reversed(switched):
+            pool.disconnect()
+            pool.connection_class, pool.connection_kwargs = connection_class, kwargs
+            pool.reset()
+            pool._pytest_xcom_route = None
 
 
 class XComS3:

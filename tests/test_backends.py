@@ -160,6 +160,33 @@ def test_user_redis_backend_with_an_unreachable_host_still_works(user_tests, pyt
     result.assert_outcomes(passed=2)
 
 
+def test_a_redis_client_made_at_import_reaches_each_tests_own_fake(user_tests):
+    # In a subprocess with the loopback guard: a real connection attempt would fail the test.
+    result = user_tests(
+        """
+        import redis
+
+        EARLY = redis.Redis(host="10.20.30.40", port=6390, socket_connect_timeout=1)  # at import
+        QUEUED = redis.Redis(connection_pool=redis.BlockingConnectionPool(host="10.20.30.41", port=1))
+
+        def test_writes(xcom_redis):
+            EARLY.set("early", "bird")
+            QUEUED.set("queued", "too")
+            assert xcom_redis.get("early") == b"bird" and xcom_redis.get("queued") == b"too"
+
+        def test_the_next_test_has_its_own_fake(xcom_redis):
+            assert EARLY.get("early") is None and QUEUED.get("queued") is None
+
+        def test_the_clients_point_at_their_own_hosts_again_after_a_test():
+            kwargs = EARLY.connection_pool.connection_kwargs
+            assert EARLY.connection_pool.connection_class is redis.Connection
+            assert (kwargs["host"], kwargs["port"], "server" in kwargs) == ("10.20.30.40", 6390, False)
+        """,
+        subprocess=True,
+    )
+    result.assert_outcomes(passed=3)
+
+
 def test_fixtures_are_fresh_for_every_test(user_tests):
     result = user_tests(
         """
