@@ -135,7 +135,7 @@ def _quiet_loggers(*names: str) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 
-def dag_class() -> type:
+def dag_class() -> type[Any]:
     from airflow.sdk import DAG
 
     return DAG
@@ -160,7 +160,7 @@ def import_dag_file(path: str, module_name: str) -> tuple[ModuleType, list[Any]]
     sys.modules[module_name] = module
     try:
         loader.exec_module(module)
-        found = [obj for obj in module.__dict__.values() if isinstance(obj, DAG)]
+        found: list[Any] = [obj for obj in module.__dict__.values() if isinstance(obj, DAG)]
         for dag, _mod in list(DagContext.autoregistered_dags):
             if dag not in found:
                 found.append(dag)
@@ -170,8 +170,8 @@ def import_dag_file(path: str, module_name: str) -> tuple[ModuleType, list[Any]]
     finally:
         DagContext.current_autoregister_module_name = None
         DagContext.autoregistered_dags.clear()
-    for dag in found:
-        dag.fileloc = path
+    for found_dag in found:
+        found_dag.fileloc = path
     return module, found
 
 
@@ -205,7 +205,7 @@ def _bundle_dagbag_module() -> ModuleType | None:
     try:
         from airflow.dag_processing import dagbag as module  # Airflow >= 3.2
     except ImportError:
-        from airflow.models import dagbag as module  # Airflow 3.0, 3.1
+        from airflow.models import dagbag as module  # type: ignore[no-redef]  # Airflow 3.0, 3.1
     return module if "BundleDagBag" in vars(module) else None
 
 
@@ -288,7 +288,7 @@ def _in_process_api_reused() -> Iterator[None]:
             _api_server = (factory, factory())
         return _api_server[1]
 
-    supervisor.in_process_api_server = reused
+    supervisor.in_process_api_server = reused  # type: ignore[assignment]
     try:
         yield
     finally:
@@ -393,7 +393,7 @@ def _serde() -> ModuleType:
     try:
         from airflow.sdk import serde
     except ImportError:  # Airflow 3.0, 3.1
-        from airflow.serialization import serde  # type: ignore[no-redef]
+        from airflow.serialization import serde  # type: ignore[no-redef,attr-defined]
     return serde
 
 
@@ -735,12 +735,12 @@ def resuming_existing_dag_run() -> Iterator[None]:
         return original_get_or_create(dag=dag, run_id=run_id, session=session, **kwargs)
 
     setattr(run_module, factory_name, get_or_create_dagrun)
-    scheduler_dag.clear_dags = classmethod(lambda cls, *args, **kwargs: 0)
+    scheduler_dag.clear_dags = classmethod(lambda cls, *args, **kwargs: 0)  # type: ignore[attr-defined]
     try:
         yield
     finally:
         setattr(run_module, factory_name, original_get_or_create)
-        scheduler_dag.clear_dags = original_clear
+        scheduler_dag.clear_dags = original_clear  # type: ignore[attr-defined]
 
 
 def _dag_test_run_helpers() -> tuple[ModuleType, str, type]:

@@ -94,7 +94,7 @@ def multiple_outputs_dag() -> Any:
             return {k: describe(v) for k, v in received.items() if _differs(v, STATS[k])}
 
         s = stats()
-        check(s["count"], s["rows"], s["label"])
+        check(s["count"], s["rows"], s["label"])  # type: ignore[index]  # multiple_outputs
 
     return multiple_outputs()
 

@@ -172,7 +172,7 @@ def task_state(run: XComRun, task_id: str) -> tuple[str, str]:
     raw = run.task_states.get(task_id)
     if task_id in run.mapped_task_ids or isinstance(raw, list):
         states = [str(getattr(s, "value", s)) for s in (raw if isinstance(raw, list) else [])]
-        worst = next((s for s in ("failed", "upstream_failed") if s in states), None)
+        worst: Optional[str] = next((s for s in ("failed", "upstream_failed") if s in states), None)
         worst = worst or (states[0] if states and len(set(states)) == 1 else "mixed")
         counts = ", ".join(f"{s} \u00d7{states.count(s)}" for s in dict.fromkeys(states)) or "no instances"
         return STATE_CLASS.get(worst, "other"), counts

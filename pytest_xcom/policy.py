@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -36,7 +37,9 @@ class Policy:
         if limit is not None:
             offenders = assertions.max_size_offenders(run, limit)
             if offenders:
-                found.append(assertions.max_size_message(run, offenders, self.max_size, limit, stored=False))
+                found.append(assertions.max_size_message(
+                    run, offenders, limit if self.max_size is None else self.max_size, limit, stored=False
+                ))
         if self.strict:
             if assertions.json_offenders(run):
                 found.append(assertions.json_message(assertions.json_offenders(run)))
@@ -72,7 +75,7 @@ def checked_size(value: Any, where: str) -> Optional[SizeLike]:
     return value  # type: ignore[no-any-return]
 
 
-def from_marker(base: Policy, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Policy:
+def from_marker(base: Policy, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Policy:
     """The suite policy overridden by an ``xcom_policy`` marker's arguments."""
     if args:
         raise PolicyError(

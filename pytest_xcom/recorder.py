@@ -263,11 +263,12 @@ class Recorder:
             found = not _compat.is_error_response(response)
             if not found and msg.offset == len(indexes):
                 return  # iteration probing one past the end: how a lazy sequence stops, not a read
+            item_index: Optional[int]
             try:
-                source_index: Optional[int] = indexes[msg.offset]
+                item_index = indexes[msg.offset]  # negative offsets too: lazy sequences allow [-1]
             except IndexError:
-                source_index = None
-            self._on_pull(reader, msg, source_index, found, default_kind="argument")
+                item_index = None
+            self._on_pull(reader, msg, item_index, found, default_kind="argument")
         # GetXComCount reads only how many values exist, not a value: not a pull.
 
     def _on_push(self, msg: Any) -> None:

@@ -276,7 +276,7 @@ def _redis_routed_to(services: TestServices) -> Iterator[None]:
 
     pool_classes = [cls for cls in (redis.ConnectionPool, redis.BlockingConnectionPool) if "get_connection" in vars(cls)]
     originals = {cls: vars(cls)["get_connection"] for cls in pool_classes}
-    redis.ConnectionPool.__init__ = routed_init  # type: ignore[method-assign]
+    redis.ConnectionPool.__init__ = routed_init  # type: ignore[method-assign,assignment]
     for cls, original in originals.items():
         cls.get_connection = wrap_get_connection(original)  # type: ignore[method-assign]
     try:
@@ -304,7 +304,7 @@ class XComS3:
     def keys(self, prefix: str = "") -> list[str]:
         """Sorted keys of every object in the bucket under ``prefix``."""
         paginator = self.client.get_paginator("list_objects_v2")
-        keys = []
+        keys: list[str] = []
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             keys.extend(item["Key"] for item in page.get("Contents", []))
         return sorted(keys)
