@@ -41,7 +41,7 @@ def test_users_airflow_db_and_home_are_never_touched(user_tests, pytester, monke
     monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{user_db}")
     monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD", "echo sqlite:////nowhere.db")
     result = user_tests(
-        f"""
+        """
         import os
         from mapped_dag import mapped_dag
 

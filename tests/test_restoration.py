@@ -5,8 +5,6 @@ import subprocess
 import sys
 import uuid
 
-import pytest
-
 from test_real_services import POSTGRES, needs_postgres
 
 RESTORATION = """
