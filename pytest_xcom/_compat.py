@@ -23,6 +23,7 @@ from typing import Any
 AIRFLOW_DISTRIBUTIONS = ("apache-airflow", "apache-airflow-core", "apache-airflow-task-sdk")
 
 
+@functools.cache  # installed distributions do not change under a running process
 def airflow_version() -> str:
     """The installed Airflow version, read without importing Airflow."""
     for name in ("apache-airflow", "apache-airflow-core"):
@@ -31,6 +32,13 @@ def airflow_version() -> str:
         except metadata.PackageNotFoundError:
             continue
     return "not installed"
+
+
+def _airflow_before(release: str) -> bool:
+    """Whether the installed Airflow is older than ``release`` (e.g. "3.1"); a 3.1 pre-release is not."""
+    from packaging.version import Version
+
+    return Version(Version(airflow_version()).base_version) < Version(release)
 
 
 # (Airflow release prefix, distribution, first bad version, what to install): dependency releases
@@ -244,9 +252,7 @@ def _syncs_only_unregistered_dags() -> bool:
     against the first one's serialized version, and its execution API fails the new tasks with
     ``TaskNotFound``. Airflow 3.3 re-syncs on every call (apache/airflow#64884).
     """
-    from packaging.version import Version
-
-    return Version(airflow_version()) < Version("3.3")
+    return _airflow_before("3.3")
 
 
 def _sync_single_dag_bag(module: ModuleType, bag: Any) -> None:
@@ -323,7 +329,7 @@ def _plain_task_tracebacks() -> Iterator[None]:
 
 def _check_cycle(dag: Any) -> None:
     """Airflow 3.0's ``dag.test()`` runs a cyclic DAG into a "task deadlock" instead of refusing it."""
-    if airflow_version().startswith("3.0."):
+    if _airflow_before("3.1"):
         from airflow.utils.dag_cycle_tester import check_cycle
 
         check_cycle(dag)
@@ -331,7 +337,7 @@ def _check_cycle(dag: Any) -> None:
 
 def pushes_none() -> bool:
     """Whether ``ti.xcom_push(key, None)`` works: Airflow 3.0's execution API answers 422 ("Field required")."""
-    return not airflow_version().startswith("3.0.")
+    return not _airflow_before("3.1")
 
 
 def run_dag_test(dag: Any, *, logical_date: datetime, conf: dict[str, Any] | None) -> Any:
@@ -523,7 +529,7 @@ def _import_provider_filesystems() -> None:
     has imported it; newer amazon providers no longer do, so ``s3://`` paths fail with
     'Module "airflow.providers.amazon.aws.fs" does not define a "s3" attribute'. 3.1+ import them.
     """
-    if not airflow_version().startswith("3.0."):
+    if not _airflow_before("3.1"):
         return
     from airflow.providers_manager import ProvidersManager
 
@@ -745,16 +751,13 @@ def resuming_existing_dag_run() -> Iterator[None]:
 
 def _dag_test_run_helpers() -> tuple[ModuleType, str, type]:
     """(module, name) of the run factory ``dag.test()`` imports, and the class whose clear_dags it calls."""
-    from packaging.version import Version
-
-    version = Version(airflow_version())
-    if version < Version("3.1"):
+    if _airflow_before("3.1"):
         from airflow.models import dag as dag_module
 
         return dag_module, "_get_or_create_dagrun", dag_module.DAG
     from airflow.models import dagrun as dagrun_module
 
-    if version < Version("3.2"):
+    if _airflow_before("3.2"):
         from airflow.serialization.serialized_objects import SerializedDAG
     else:
         from airflow.serialization.definitions.dag import SerializedDAG
