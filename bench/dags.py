@@ -1,6 +1,6 @@
 """The DAGs the in-process measurements run, built from a spec string such as ``chain:50``.
 
-Import this module only after ``pytest_xcom.env.isolate()``: it imports Airflow.
+Import this module only after ``pytest_xcom.isolation.env.isolate()``: it imports Airflow.
 """
 
 from __future__ import annotations

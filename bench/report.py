@@ -144,9 +144,9 @@ def _ratios_panel(ax: Axes, rows: list[Row]) -> None:
     ]
     colors = ["tab:green" if row.met else "tab:red" for row in targeted]
     ax.barh(ys, medians, xerr=errors, color=colors, alpha=0.8, capsize=3)
-    for y, target in zip(ys, [row.target for row in targeted if row.target is not None]):
+    for y, target in zip(ys, [row.target for row in targeted if row.target is not None], strict=False):
         ax.plot([target, target], [y - 0.4, y + 0.4], color="black", linewidth=2)
-    with_cpu = [(y, row.cpu_ratio.median) for y, row in zip(ys, targeted) if row.cpu_ratio is not None]
+    with_cpu = [(y, row.cpu_ratio.median) for y, row in zip(ys, targeted, strict=True) if row.cpu_ratio is not None]
     if with_cpu:
         ax.plot([x for _, x in with_cpu], [y for y, _ in with_cpu], "D", color="navy", label="CPU-time ratio")
         ax.legend(fontsize=7, loc="lower right")

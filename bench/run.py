@@ -26,11 +26,11 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from pytest_xcom.isolation.env import memory_dir  # importing pytest_xcom never imports Airflow
+
 import inabox_venv
 import report
 import sections
-
-from pytest_xcom.env import memory_dir  # importing pytest_xcom never imports Airflow
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -121,11 +121,11 @@ number is taken:
   compete for the CPUs (the header gives the load average) wall times spread widely and the CPU
   ratio is the one to read.
 - **Recording overhead / cost per task instance**: one process (`bench/worker.py compare`)
-  isolated with `pytest_xcom.env.isolate()`; every run starts on a fresh DB
+  isolated with `pytest_xcom.isolation.env.isolate()`; every run starts on a fresh DB
   (`MetadataDB.reset()`, not timed). `XComHarness.run(dag)` and plain `dag.test()` alternate
   (which goes first swaps every pair) and the first pair is a dropped warm-up, after which the
   warmed-up heap is frozen (`gc.freeze()`) so that a GC pass before each run is cheap. Both
-  register the DAG the same way (`_compat.dag_registered_for_test`), so the difference is the
+  register the DAG the same way (`_airflow.dag_registered_for_test`), so the difference is the
   recording. The ratio is taken per pair.
 - **Fresh migrated DB**: the harness's warm-cache reset (closing the previous run's connections
   and copying the cached template) against Airflow's `initdb()` in the same process and against

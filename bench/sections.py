@@ -106,7 +106,8 @@ def fresh_db(plan: Plan, results: Results) -> Summary:
         Row(
             "Fresh migrated DB",
             "fresh DB, cold cache\nvs airflow db migrate",
-            "harness, cold cache (whole process: imports, template build, copy) vs `airflow db migrate` (whole process)",
+            "harness, cold cache (whole process: imports, template build, copy) "
+            "vs `airflow db migrate` (whole process)",
             Summary.of([c.seconds for c in cold]),
             Summary.of(migrate_wall),
             _paired([c.seconds for c in cold], migrate_wall),
@@ -224,7 +225,8 @@ def sessions(plan: Plan, results: Results) -> None:
     results.rows.append(
         row("xcom", "pytest session\nvs in-a-box",
             f"{SUITE_TESTS} DAG tests, whole `pytest` process: pytest-xcom vs pytest-airflow-in-a-box", target=1.00,
-            note="Warm template cache; each plugin in its own virtualenv, same Airflow; order rotates, ratio per round.")
+            note="Warm template cache; each plugin in its own virtualenv, same Airflow; "
+            "order rotates, ratio per round.")
     )  # fmt: skip
     if "xcom_cold" in done:
         results.rows.append(

@@ -46,7 +46,7 @@ def ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[f
     """Element-wise ratios of two series measured in pairs (same repeat, same process)."""
     if len(numerators) != len(denominators):
         raise ValueError(f"series of different lengths: {len(numerators)} and {len(denominators)}")
-    return [n / d for n, d in zip(numerators, denominators)]
+    return [n / d for n, d in zip(numerators, denominators, strict=True)]
 
 
 def seconds(value: float) -> str:

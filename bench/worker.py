@@ -4,7 +4,7 @@
     python bench/worker.py template --out F
     python bench/worker.py scale    --out F --repeat N --dag mapped:1000 [--plain]
 
-Every mode isolates Airflow with ``pytest_xcom.env.isolate()`` before anything imports it, and
+Every mode isolates Airflow with ``pytest_xcom.isolation.env.isolate()`` before anything imports it, and
 writes its numbers as JSON to ``--out``: stdout belongs to Airflow's task logs.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pytest_xcom import env
+from pytest_xcom.isolation import env
 
 Result = dict[str, Any]
 
@@ -38,8 +38,9 @@ class Bench:
     def __init__(self) -> None:
         self.iso = env.isolate()
         # Airflow (and everything importing it) only after isolate().
-        from pytest_xcom.db import MetadataDB
-        from pytest_xcom.services import MotoServer, TestServices
+        from pytest_xcom.isolation.db import MetadataDB
+        from pytest_xcom.isolation.s3 import MotoServer
+        from pytest_xcom.isolation.services import MockedServices
 
         self.db = MetadataDB(self.iso)
         self.reset_seconds: list[float] = []
@@ -49,7 +50,7 @@ class Bench:
         # What the xcom_services fixture gives every test; the S3 mock starts only on demand
         # (never, with the default metadata-DB backend). Active around both kinds of run.
         moto = MotoServer()
-        self.services = TestServices(moto=moto, home=self.iso.root)
+        self.services = MockedServices(moto=moto, home=self.iso.root)
         self._active = contextlib.ExitStack()
         self._active.callback(moto.stop)
         self._active.enter_context(self.services.active())
@@ -84,13 +85,13 @@ class Bench:
 
     def timed_initdb(self) -> float:
         """A fresh migrated DB the way Airflow makes one (initdb), Airflow already imported."""
-        from pytest_xcom import _compat
+        from pytest_xcom import _airflow
 
-        _compat.dispose_engines()
+        _airflow.dispose_engines()
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{self.iso.db_path}{suffix}").unlink(missing_ok=True)
         started = time.perf_counter()
-        _compat.initdb()
+        _airflow.initdb()
         return time.perf_counter() - started
 
     def harness(self, dag: Any) -> Any:
@@ -104,12 +105,13 @@ class Bench:
 
     def plain(self, dag: Any) -> None:
         """Plain dag.test(), with the DAG registered the same way the harness registers it."""
-        from pytest_xcom import _compat, runner
+        from pytest_xcom import _airflow
+        from pytest_xcom.recording import runner
 
-        with _compat.dag_registered_for_test(dag, str(self.iso.dags_folder)):
-            dag_run = _compat.run_dag_test(dag, logical_date=runner.DEFAULT_LOGICAL_DATE, conf=None)
-        if _compat.dag_run_state(dag_run) != "success":
-            raise RuntimeError(f"plain run of {dag.dag_id} ended {_compat.dag_run_state(dag_run)}")
+        with _airflow.dag_registered_for_test(dag, str(self.iso.dags_folder)):
+            dag_run = _airflow.run_dag_test(dag, logical_date=runner.DEFAULT_LOGICAL_DATE, conf=None)
+        if _airflow.dag_run_state(dag_run) != "success":
+            raise RuntimeError(f"plain run of {dag.dag_id} ended {_airflow.dag_run_state(dag_run)}")
 
     def close(self) -> None:
         self._active.close()

@@ -13,9 +13,9 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent / "tests"))
 
-from test_html_report import chromium, realistic_run, screenshot  # noqa: E402
+from pytest_xcom.reporting.html import render_html  # noqa: E402
 
-from pytest_xcom.html_report import render_html  # noqa: E402
+from test_html_report import chromium, realistic_run, screenshot  # noqa: E402
 
 
 def main() -> None:

@@ -1,23 +1,82 @@
 """pytest-xcom: test the XCom traffic of Apache Airflow DAGs.
 
-Importing this package never imports Airflow.
+Importing this package never imports Airflow. The names below are the public API; the classes
+behind the fixtures are exported for annotations (``def test_x(xcom: XComHarness)``).
 """
 
-from pytest_xcom.record import Expansion, Pushes, XComDelete, XComLookupError, XComPull, XComPush, XComRun
-from pytest_xcom.sizes import PRESETS, SizeError, parse_size
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pytest_xcom.errors import (
+    BackendError,
+    DagFileError,
+    DagRunError,
+    DatabaseServerError,
+    IsolationError,
+    NoRunError,
+    PolicyError,
+    SizeError,
+    SnapshotError,
+    XComError,
+    XComLookupError,
+    XComTypeError,
+    XComValueError,
+)
+from pytest_xcom.record import Expansion, Pushes, XComDelete, XComPull, XComPush, XComRun
+from pytest_xcom.sizes import PRESETS, parse_size
+
+if TYPE_CHECKING:
+    from pytest_xcom.harness import XComHarness
+    from pytest_xcom.isolation.db import XComDB
+    from pytest_xcom.isolation.s3 import XComS3
+    from pytest_xcom.snapshots.assertion import XComSnapshot
 
 __version__ = "0.1.0"
 
+# Fixture types, imported on first use: they pull in pytest and the isolation layer.
+_LAZY = {
+    "XComHarness": "pytest_xcom.harness",
+    "XComSnapshot": "pytest_xcom.snapshots.assertion",
+    "XComS3": "pytest_xcom.isolation.s3",
+    "XComDB": "pytest_xcom.isolation.db",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_xcom' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
     "PRESETS",
+    "BackendError",
+    "DagFileError",
+    "DagRunError",
+    "DatabaseServerError",
     "Expansion",
+    "IsolationError",
+    "NoRunError",
+    "PolicyError",
     "Pushes",
     "SizeError",
+    "SnapshotError",
+    "XComDB",
     "XComDelete",
+    "XComError",
+    "XComHarness",
     "XComLookupError",
     "XComPull",
     "XComPush",
     "XComRun",
+    "XComS3",
+    "XComSnapshot",
+    "XComTypeError",
+    "XComValueError",
     "__version__",
     "parse_size",
 ]

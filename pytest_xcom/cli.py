@@ -8,9 +8,9 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
-from pytest_xcom import env
+from pytest_xcom.errors import XComError
+from pytest_xcom.isolation import env
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         conf = json.loads(args.conf) if args.conf else None
@@ -47,12 +47,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         env.release(iso)
 
 
-def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: Optional[dict]) -> int:  # type: ignore[type-arg]
+def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: dict | None) -> int:  # type: ignore[type-arg]
     # Imported here: Airflow must not be imported before env.isolate() has configured it.
-    from pytest_xcom.db import MetadataDB
     from pytest_xcom.harness import XComHarness
-    from pytest_xcom.loader import DagFileError
-    from pytest_xcom.services import MotoServer, TestServices
+    from pytest_xcom.isolation.db import MetadataDB
+    from pytest_xcom.isolation.s3 import MotoServer
+    from pytest_xcom.isolation.services import MockedServices
 
     db = MetadataDB(iso)
     moto = MotoServer()
@@ -61,13 +61,13 @@ def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: Optional[
         with contextlib.ExitStack() as stack:
             if not args.verbose:
                 stack.enter_context(contextlib.redirect_stdout(airflow_output))
-            services = stack.enter_context(TestServices(moto=moto, home=iso.root).active())
+            services = stack.enter_context(MockedServices(moto=moto, home=iso.root).active())
             harness = XComHarness(dags_folder=iso.dags_folder, services=services)
             stack.callback(harness.close)
             db.reset()
             dag = harness.load_dag(args.path, args.dag_id)
             run = harness.run(dag, logical_date=args.logical_date, conf=conf, backend=args.backend)
-    except (DagFileError, TypeError, ValueError) as exc:
+    except (XComError, TypeError, ValueError) as exc:
         print(f"pytest-xcom: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -77,7 +77,7 @@ def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: Optional[
     for where, text in run.failures.items():
         print(f"\n--- {where} failed ---\n{text.rstrip()}")
     if args.html:
-        from pytest_xcom.summary import Collected, write_html
+        from pytest_xcom.reporting.terminal import Collected, write_html
 
         written = write_html(Collected([(f"inspect {args.path}", run)]), Path(args.html))
         print(f"\nHTML report written to {written}")

@@ -7,24 +7,20 @@ from typing import Any
 
 import pytest
 
-from pytest_xcom.db import MetadataDB, ServerMetadataDB, XComDB, metadata_db_for
 from pytest_xcom.harness import XComHarness
-from pytest_xcom.services import MotoServer, TestServices, XComS3
-from pytest_xcom.snapshot import XComSnapshot, snapshot_for
+from pytest_xcom.isolation.db import MetadataDB, ServerMetadataDB, XComDB, metadata_db_for
+from pytest_xcom.isolation.s3 import MotoServer, XComS3
+from pytest_xcom.isolation.services import MockedServices
+from pytest_xcom.options import backend_for, isolation, policy_for, real_services
+from pytest_xcom.snapshots.assertion import XComSnapshot, snapshot_for
 
 HARNESS = pytest.StashKey[XComHarness]()
-
-
-def _isolation(config: pytest.Config):  # type: ignore[no-untyped-def]
-    from pytest_xcom.plugin import ISOLATION
-
-    return config.stash[ISOLATION]
 
 
 @pytest.fixture(scope="session")
 def xcom_metadata_db(pytestconfig: pytest.Config) -> Iterator[MetadataDB | ServerMetadataDB]:
     """The process's metadata DB, migrated once: a cached SQLite template, or a server DB (--xcom-db)."""
-    db = metadata_db_for(_isolation(pytestconfig))
+    db = metadata_db_for(isolation(pytestconfig))
     db.prepare()
     yield db
     db.close()
@@ -39,11 +35,11 @@ def xcom_moto_server() -> Iterator[MotoServer]:
 
 
 @pytest.fixture
-def xcom_services(xcom_moto_server: MotoServer, pytestconfig: pytest.Config) -> Iterator[TestServices]:
+def xcom_services(xcom_moto_server: MotoServer, pytestconfig: pytest.Config) -> Iterator[MockedServices]:
     """AWS SDKs routed to the S3 mock (fake credentials forced) and Redis clients to fakeredis."""
-    from pytest_xcom.plugin import real_services
-
-    services = TestServices(moto=xcom_moto_server, home=_isolation(pytestconfig).root, real=real_services(pytestconfig))
+    services = MockedServices(
+        moto=xcom_moto_server, home=isolation(pytestconfig).root, real=real_services(pytestconfig)
+    )
     with services.active():
         yield services
 
@@ -56,12 +52,10 @@ def xcom_db(xcom_metadata_db: MetadataDB | ServerMetadataDB) -> XComDB:
 
 
 @pytest.fixture
-def xcom(xcom_db: XComDB, xcom_services: TestServices, request: pytest.FixtureRequest) -> Iterator[XComHarness]:
+def xcom(xcom_db: XComDB, xcom_services: MockedServices, request: pytest.FixtureRequest) -> Iterator[XComHarness]:
     """Runs DAGs through dag.test() on this test's isolated DB and records their XCom traffic."""
-    from pytest_xcom.plugin import backend_for, policy_for
-
     harness = XComHarness(
-        dags_folder=_isolation(request.config).dags_folder,
+        dags_folder=isolation(request.config).dags_folder,
         services=xcom_services,
         policy=policy_for(request.node),
         backend=backend_for(request.node),
@@ -72,15 +66,13 @@ def xcom(xcom_db: XComDB, xcom_services: TestServices, request: pytest.FixtureRe
 
 
 @pytest.fixture
-def xcom_s3(xcom_services: TestServices, request: pytest.FixtureRequest) -> XComS3:
+def xcom_s3(xcom_services: MockedServices, request: pytest.FixtureRequest) -> XComS3:
     """The mocked S3 bucket (the s3 backend's bucket when the test uses one): client, keys, read."""
-    from pytest_xcom.plugin import backend_for
-
     return XComS3(xcom_services, backend_for(request.node).bucket)
 
 
 @pytest.fixture
-def xcom_redis(xcom_services: TestServices) -> Any:
+def xcom_redis(xcom_services: MockedServices) -> Any:
     """A fakeredis client on the same fake server that Redis clients in task code reach."""
     return xcom_services.redis_client()
 

@@ -1,17 +1,16 @@
-"""pytest hooks: options, markers, isolation before Airflow is imported, policy, summary."""
+"""pytest hooks: options, markers, isolation before Airflow is imported, policy, terminal."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from pytest_xcom import __version__, _compat, env, snapshot, summary
-from pytest_xcom.backends import BackendChoice, BackendError
-from pytest_xcom.servers import DatabaseServerError
-from pytest_xcom.services import RealServices
+from pytest_xcom import __version__, _airflow
+from pytest_xcom.checks.policy import Policy, checked_size, parse_strict
+from pytest_xcom.errors import BackendError, DatabaseServerError, IsolationError, PolicyError
 from pytest_xcom.fixtures import (  # noqa: F401  (the plugin's fixtures)
     HARNESS,
     xcom,
@@ -23,19 +22,12 @@ from pytest_xcom.fixtures import (  # noqa: F401  (the plugin's fixtures)
     xcom_services,
     xcom_snapshot,
 )
-from pytest_xcom.policy import Policy, PolicyError, checked_size, from_marker, parse_strict
-
-ISOLATION = pytest.StashKey[env.IsolatedAirflow]()
-
-
-def real_services(config: pytest.Config) -> RealServices:
-    """The real servers a parity run asked for (none by default: the fakes)."""
-    return RealServices(
-        redis_url=_option(config, "xcom_redis_url") or None,
-        s3_endpoint=_option(config, "xcom_s3_endpoint") or None,
-    )
-SUITE_POLICY = pytest.StashKey[Policy]()
-SUITE_BACKEND = pytest.StashKey[BackendChoice]()
+from pytest_xcom.isolation import env
+from pytest_xcom.isolation.backends import BackendChoice
+from pytest_xcom.options import ISOLATION, SUITE_BACKEND, SUITE_POLICY, option
+from pytest_xcom.reporting import terminal
+from pytest_xcom.snapshots.assertion import PLUGIN_NAME as SNAPSHOT_PLUGIN
+from pytest_xcom.snapshots.session import SnapshotPlugin
 
 RUNS_ATTRIBUTE = "xcom_runs"  # set on teardown reports; survives xdist's report transport
 
@@ -47,38 +39,63 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(option, dest=ini, help=f"{help} (ini: {ini})", **kwargs)
         parser.addini(ini, help=help, type="string")  # parsed by pytest-xcom: errors name the option
 
-    add("--xcom-backend", "xcom_backend", "default XCom backend of every run: db (default), s3, "
-        "or the dotted path of a BaseXCom subclass", metavar="NAME")
-    add("--xcom-max-size", "xcom_max_size", "every DAG run must keep each XCom within SIZE "
-        "(bytes, '48KB', '64KiB' or a preset: airflow, mysql, postgres, sqlite)", metavar="SIZE")
-    add("--xcom-strict", "xcom_strict", "every DAG run must push only plain-JSON values, read every "
-        "XCom it pushes and name task_ids in every xcom_pull", action="store_true", default=None)
+    add(
+        "--xcom-backend",
+        "xcom_backend",
+        "default XCom backend of every run: db (default), s3, or the dotted path of a BaseXCom subclass",
+        metavar="NAME",
+    )
+    add(
+        "--xcom-max-size",
+        "xcom_max_size",
+        "every DAG run must keep each XCom within SIZE "
+        "(bytes, '48KB', '64KiB' or a preset: airflow, mysql, postgres, sqlite)",
+        metavar="SIZE",
+    )
+    add(
+        "--xcom-strict",
+        "xcom_strict",
+        "every DAG run must push only plain-JSON values, read every "
+        "XCom it pushes and name task_ids in every xcom_pull",
+        action="store_true",
+        default=None,
+    )
     add("--xcom-report", "xcom_report", "write an HTML report of every DAG run to PATH", metavar="PATH")
-    add("--xcom-db", "xcom_db", "run on a real PostgreSQL or MySQL server instead of the embedded "
+    add(
+        "--xcom-db",
+        "xcom_db",
+        "run on a real PostgreSQL or MySQL server instead of the embedded "
         "in-memory SQLite: pytest-xcom creates a database of its own there and drops it at the end",
-        metavar="URL")
-    add("--xcom-redis-url", "xcom_redis_url", "parity run: Redis clients reach this real server instead "
-        "of fakeredis (keys a test adds are removed after it)", metavar="URL")
-    add("--xcom-s3-endpoint", "xcom_s3_endpoint", "parity run: AWS SDKs reach this S3-compatible "
-        "endpoint, with the environment's own credentials, instead of the moto mock", metavar="URL")
-    add("--xcom-snapshot-update", "xcom_snapshot_update", "write missing and rewrite changed XCom "
-        "snapshots instead of failing, and delete unused ones", action="store_true", default=None)
-
-
-def _option(config: pytest.Config, name: str) -> Any:
-    # Before the initial conftests load, parsed options live only in known_args_namespace.
-    value = getattr(config.known_args_namespace, name, None)
-    if value is None:
-        value = config.getoption(name, default=None)
-    return config.getini(name) if value is None else value
+        metavar="URL",
+    )
+    add(
+        "--xcom-redis-url",
+        "xcom_redis_url",
+        "parity run: Redis clients reach this real server instead of fakeredis (keys a test adds are removed after it)",
+        metavar="URL",
+    )
+    add(
+        "--xcom-s3-endpoint",
+        "xcom_s3_endpoint",
+        "parity run: AWS SDKs reach this S3-compatible "
+        "endpoint, with the environment's own credentials, instead of the moto mock",
+        metavar="URL",
+    )
+    add(
+        "--xcom-snapshot-update",
+        "xcom_snapshot_update",
+        "write missing and rewrite changed XCom snapshots instead of failing, and delete unused ones",
+        action="store_true",
+        default=None,
+    )
 
 
 def _isolate(config: pytest.Config) -> None:
     if ISOLATION in config.stash:
         return
     try:
-        config.stash[ISOLATION] = env.isolate(server_url=_option(config, "xcom_db") or None)
-    except (env.IsolationError, DatabaseServerError) as exc:
+        config.stash[ISOLATION] = env.isolate(server_url=option(config, "xcom_db") or None)
+    except (IsolationError, DatabaseServerError) as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
@@ -103,27 +120,27 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         config.stash[SUITE_POLICY] = Policy(
-            max_size=checked_size(_option(config, "xcom_max_size"), "--xcom-max-size / xcom_max_size"),
-            strict=parse_strict(_option(config, "xcom_strict") or False, "--xcom-strict / xcom_strict"),
+            max_size=checked_size(option(config, "xcom_max_size"), "--xcom-max-size / xcom_max_size"),
+            strict=parse_strict(option(config, "xcom_strict") or False, "--xcom-strict / xcom_strict"),
         )
-        config.stash[SUITE_BACKEND] = BackendChoice(_option(config, "xcom_backend") or "db")
+        config.stash[SUITE_BACKEND] = BackendChoice(option(config, "xcom_backend") or "db")
         update = parse_strict(
-            _option(config, "xcom_snapshot_update") or False, "--xcom-snapshot-update / xcom_snapshot_update"
+            option(config, "xcom_snapshot_update") or False, "--xcom-snapshot-update / xcom_snapshot_update"
         )
     except (PolicyError, BackendError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(XComReporter(config), "xcom-reporter")
-    config.pluginmanager.register(snapshot.SnapshotPlugin(config, update=update), snapshot.PLUGIN_NAME)
+    config.pluginmanager.register(SnapshotPlugin(config, update=update), SNAPSHOT_PLUGIN)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     reporter = config.pluginmanager.get_plugin("xcom-reporter")
     if reporter is not None:
         config.pluginmanager.unregister(reporter)
-    snapshots = config.pluginmanager.get_plugin(snapshot.PLUGIN_NAME)
+    snapshots = config.pluginmanager.get_plugin(SNAPSHOT_PLUGIN)
     if snapshots is not None:
         config.pluginmanager.unregister(snapshots)
-    iso: Optional[env.IsolatedAirflow] = config.stash.get(ISOLATION, None)
+    iso: env.IsolatedAirflow | None = config.stash.get(ISOLATION, None)
     if iso is not None:
         env.release(iso)
         del config.stash[ISOLATION]
@@ -141,36 +158,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             f"{url.drivername} server {url.host}:{url.port}, database {url.database} "
             "(created by pytest-xcom, dropped at the end)"
         )
-    header = f"pytest-xcom {__version__}, apache-airflow {_compat.airflow_version()}, metadata DB: {where}"
-    return [header, *(f"pytest-xcom WARNING: {problem}" for problem in _compat.dependency_problems())]
-
-
-def policy_for(item: pytest.Item) -> Policy:
-    """The suite policy, overridden by the closest ``xcom_policy`` marker."""
-    base = item.config.stash[SUITE_POLICY]
-    marker = item.get_closest_marker("xcom_policy")
-    if marker is None:
-        return base
-    try:
-        return from_marker(base, marker.args, marker.kwargs)
-    except PolicyError as exc:
-        raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
-
-
-def backend_for(item: pytest.Item) -> BackendChoice:
-    """The suite backend, overridden by the closest ``xcom_backend`` marker."""
-    marker = item.get_closest_marker("xcom_backend")
-    if marker is None:
-        return item.config.stash[SUITE_BACKEND]
-    if len(marker.args) != 1:
-        raise pytest.UsageError(
-            f"{item.nodeid}: @pytest.mark.xcom_backend takes the backend name as its one positional "
-            f"argument, e.g. @pytest.mark.xcom_backend('s3', threshold=1024); got {marker.args!r}"
-        )
-    try:
-        return BackendChoice(marker.args[0], dict(marker.kwargs))
-    except BackendError as exc:
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.xcom_backend: {exc}") from None
+    header = f"pytest-xcom {__version__}, apache-airflow {_airflow.airflow_version()}, metadata DB: {where}"
+    return [header, *(f"pytest-xcom WARNING: {problem}" for problem in _airflow.dependency_problems())]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -186,17 +175,11 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         raise
     harness = item.stash.get(HARNESS, None)
     if harness is not None and harness.violations:
-        pytest.fail(_policy_failure(harness.policy, harness.violations), pytrace=False)
+        pytest.fail(
+            f"XCom policy ({harness.policy.describe()}) violated:\n\n" + "\n\n".join(harness.violations),
+            pytrace=False,
+        )
     return result
-
-
-def _policy_failure(policy: Policy, violations: list[str]) -> str:
-    rules = []
-    if policy.max_size is not None:
-        rules.append(f"max_size={policy.max_size!r}")
-    if policy.strict:
-        rules.append("strict")
-    return f"XCom policy ({', '.join(rules)}) violated:\n\n" + "\n\n".join(violations)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -214,7 +197,7 @@ class XComReporter:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.collected = summary.Collected()
+        self.collected = terminal.Collected()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         runs = getattr(report, RUNS_ATTRIBUTE, None)
@@ -226,11 +209,11 @@ class XComReporter:
             return  # an xdist worker: the controller reports for every worker
         if self.collected.entries:
             terminalreporter.write_sep("=", "pytest-xcom")
-            for line in summary.summary_lines(self.collected):
+            for line in terminal.summary_lines(self.collected):
                 terminalreporter.write_line(line)
-        path = _option(self.config, "xcom_report")
+        path = option(self.config, "xcom_report")
         if path:
-            written = summary.write_html(self.collected, Path(path))
+            written = terminal.write_html(self.collected, Path(path))
             terminalreporter.write_line(
                 f"pytest-xcom: HTML report of {len(self.collected.entries)} DAG run(s) written to {written}"
             )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Union
+from typing import Any
 
-SizeLike = Union[int, str]
+from pytest_xcom.errors import SizeError
+
+SizeLike = int | str
 
 # Where the preset numbers come from (the README repeats this):
 # - airflow: Airflow 1.x/2.x's MAX_XCOM_SIZE constant, 48 KiB + 192 bytes = 49,344 bytes, the
@@ -34,10 +36,6 @@ _UNITS: dict[str, int] = {
 }
 
 _SIZE_RE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[a-zA-Z]*)\s*$")
-
-
-class SizeError(ValueError):
-    """A size limit that cannot be understood."""
 
 
 def parse_size(limit: SizeLike) -> int:

@@ -44,10 +44,10 @@ def _airflow_loaded_once(xcom_metadata_db, pytestconfig):
     from airflow.providers.standard.operators.bash import BashOperator  # noqa: F401
     from airflow.providers.standard.operators.python import PythonOperator  # noqa: F401
     from airflow.sdk import dag, task
-
     from pytest_xcom.harness import XComHarness
-    from pytest_xcom.plugin import ISOLATION
-    from pytest_xcom.services import MotoServer, TestServices
+    from pytest_xcom.isolation.s3 import MotoServer
+    from pytest_xcom.isolation.services import MockedServices
+    from pytest_xcom.options import ISOLATION
 
     @dag(schedule=None)
     def warm_up():
@@ -67,5 +67,5 @@ def _airflow_loaded_once(xcom_metadata_db, pytestconfig):
 
     xcom_metadata_db.reset()
     iso = pytestconfig.stash[ISOLATION]
-    with TestServices(moto=MotoServer(), home=iso.root).active() as services:
+    with MockedServices(moto=MotoServer(), home=iso.root).active() as services:
         XComHarness(dags_folder=iso.dags_folder, services=services).run(warm_up()).assert_succeeded()

@@ -263,7 +263,7 @@ def test_bad_backend_paths(user_tests, pytester, backend, message):
     result = user_tests(
         f"""
         import pytest
-        from pytest_xcom.backends import BackendError
+        from pytest_xcom import BackendError
         from sizes_dag import sizes_dag
 
         def test_bad(xcom):

@@ -18,7 +18,7 @@ CASES = {
     "dag-file-syntax-error": (
         """
         import pytest
-        from pytest_xcom.loader import DagFileError
+        from pytest_xcom import DagFileError
 
         def test_case(xcom, tmp_path):
             (tmp_path / "broken.py").write_text("def broken(:\\n")
@@ -31,7 +31,7 @@ CASES = {
     "dag-file-raises-at-import": (
         """
         import pytest
-        from pytest_xcom.loader import DagFileError
+        from pytest_xcom import DagFileError
 
         def test_case(xcom, tmp_path):
             (tmp_path / "raises.py").write_text("raise RuntimeError('needs DB_PASSWORD')\\n")
@@ -44,7 +44,7 @@ CASES = {
     "dag-file-without-dag": (
         """
         import pytest
-        from pytest_xcom.loader import DagFileError
+        from pytest_xcom import DagFileError
 
         def test_case(xcom, tmp_path):
             (tmp_path / "plain.py").write_text("VALUE = 1\\n")
@@ -56,7 +56,7 @@ CASES = {
     "dag-file-missing": (
         """
         import pytest
-        from pytest_xcom.loader import DagFileError
+        from pytest_xcom import DagFileError
 
         def test_case(xcom):
             with pytest.raises(DagFileError, match="DAG file 'dags/nope.py' does not exist"):
@@ -67,7 +67,7 @@ CASES = {
     "unknown-dag-id": (
         """
         import pytest
-        from pytest_xcom.loader import DagFileError
+        from pytest_xcom import DagFileError
 
         def test_case(xcom, tmp_path):
             (tmp_path / "one.py").write_text("from airflow.sdk import DAG\\nd = DAG('alpha', schedule=None)\\n")
@@ -79,7 +79,7 @@ CASES = {
     "ambiguous-dag-id": (
         """
         import pytest
-        from pytest_xcom.loader import DagFileError
+        from pytest_xcom import DagFileError
 
         def test_case(xcom, tmp_path):
             (tmp_path / "two.py").write_text(
@@ -94,7 +94,7 @@ CASES = {
         + """
         from airflow.sdk import DAG
         from airflow.providers.standard.operators.empty import EmptyOperator
-        from pytest_xcom.runner import DagRunError
+        from pytest_xcom import DagRunError
 
         def test_case(xcom):
             with DAG("cyclic", schedule=None) as cyclic:

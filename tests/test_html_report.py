@@ -8,12 +8,12 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
-
-from pytest_xcom.html_report import layers, layout, render_html, xcom_edges
 from pytest_xcom.record import XComPull, XComPush, XComRun
+from pytest_xcom.reporting.graph import layers, layout, xcom_edges
+from pytest_xcom.reporting.html import render_html
 from pytest_xcom.sizes import human, json_size
 
 # -- building records by hand ----------------------------------------------------------------
@@ -41,7 +41,7 @@ def push(
 
 def pull(
     reader: str, source: str, key: str = "return_value", *, map_index: int = -1,
-    source_map_index: Optional[int] = None, kind: str = "argument", found: bool = True,
+    source_map_index: int | None = None, kind: str = "argument", found: bool = True,
 ) -> XComPull:
     return XComPull(reader, map_index, source, source_map_index, key, kind, found)
 
@@ -128,7 +128,7 @@ class Nodes(html.parser.HTMLParser):
         self.task_ids: list[str] = []
         self.edges: list[tuple[str, str, str]] = []
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         classes = (a.get("class") or "").split()
         if "xcom-node" in classes:
@@ -270,7 +270,7 @@ def test_no_runs_still_renders() -> None:
 # -- real headless browser -----------------------------------------------------------------
 
 
-def chromium() -> Optional[str]:
+def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 

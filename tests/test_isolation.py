@@ -84,7 +84,7 @@ def test_plugin_loads_with_autoload_disabled(user_tests, monkeypatch):
 
 
 def test_environment_is_restored_after_the_session(monkeypatch, tmp_path):
-    from pytest_xcom import env
+    from pytest_xcom.isolation import env
 
     monkeypatch.setattr(env, "_active", None)  # pretend no session has isolated this process yet
     monkeypatch.setattr(env, "_refuse_if_airflow_configured_elsewhere", lambda url: None)

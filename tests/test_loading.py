@@ -74,7 +74,7 @@ def test_unusable_dag_files_give_clear_errors(user_tests, pytester):
     result = user_tests(
         """
         import pytest
-        from pytest_xcom.loader import DagFileError
+        from pytest_xcom import DagFileError
 
         @pytest.mark.parametrize("path", ["syntax_error.py", "raises.py", "no_dag.py", "missing.py", "."])
         def test_error(xcom, path):

@@ -8,8 +8,8 @@ import json
 import re
 
 import pytest
-
-from pytest_xcom.recorder import _is_plain_json, _size_and_sha256
+from pytest_xcom.recording.measure import is_plain_json as _is_plain_json
+from pytest_xcom.recording.measure import size_and_sha256 as _size_and_sha256
 from pytest_xcom.sizes import json_size
 
 

@@ -289,9 +289,9 @@ def test_what_a_consumer_received_shows_a_collapsed_single_expansion(user_tests)
 
 
 def _collapses_single_group_expansion() -> bool:
-    from pytest_xcom import _compat
+    from pytest_xcom import _airflow
 
-    return _compat.collapses_single_group_expansion()
+    return _airflow.collapses_single_group_expansion()
 
 
 def test_a_rebuilt_dag_with_the_same_id_runs_its_own_tasks(user_tests):

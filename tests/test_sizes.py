@@ -1,7 +1,6 @@
 """Size limits: one parser for ints, units and presets, with a clear error for anything else."""
 
 import pytest
-
 from pytest_xcom.sizes import PRESETS, SizeError, human, parse_size
 
 

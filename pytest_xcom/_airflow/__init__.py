@@ -1,0 +1,83 @@
+"""The Airflow adapter: everything that touches Airflow internals, and every version branch.
+
+The rest of pytest-xcom calls Airflow only through the names exported here, so supporting another
+release (or another major version, behind the same functions) means reading and changing this
+package alone. Importing it never imports Airflow: each function imports what it needs.
+
+- ``versions``: which Airflow is installed and what differs between releases
+- ``db``: engines, schema, sessions, task instance rows
+- ``dags``: importing DAG files, DAG structure
+- ``dag_test``: running a DAG object through ``dag.test()``
+- ``xcom``: serde and the resolved XCom class
+- ``comms`` / ``intercept``: the Task SDK channel and the one interception point
+- ``storage``: the object-storage XCom backend
+- ``clock``: the frozen wall clock for task code
+"""
+
+from pytest_xcom._airflow.clock import frozen_task_clock
+from pytest_xcom._airflow.dag_test import dag_registered_for_test, resuming_existing_dag_run, run_dag_test
+from pytest_xcom._airflow.dags import authoring, dag_class, import_dag_file, is_airflow_frame, is_mapped
+from pytest_xcom._airflow.db import (
+    clear_task_instances,
+    create_session,
+    dag_run_state,
+    dispose_engines,
+    initdb,
+    task_instances,
+)
+from pytest_xcom._airflow.intercept import NOT_SEEN, XComEventSink, intercepted
+from pytest_xcom._airflow.storage import (
+    clear_object_storage_caches,
+    compression_supported,
+    object_storage_backend,
+    object_storage_settings,
+)
+from pytest_xcom._airflow.versions import (
+    airflow_version,
+    collapses_single_group_expansion,
+    dependency_problems,
+    pushes_none,
+    schema_fingerprint,
+)
+from pytest_xcom._airflow.xcom import (
+    base_xcom_class,
+    deserialize_payload,
+    resolved_xcom_backend,
+    serialize_payload,
+    stored_row,
+)
+
+__all__ = [
+    "NOT_SEEN",
+    "XComEventSink",
+    "airflow_version",
+    "authoring",
+    "base_xcom_class",
+    "clear_object_storage_caches",
+    "clear_task_instances",
+    "collapses_single_group_expansion",
+    "compression_supported",
+    "create_session",
+    "dag_class",
+    "dag_registered_for_test",
+    "dag_run_state",
+    "dependency_problems",
+    "deserialize_payload",
+    "dispose_engines",
+    "frozen_task_clock",
+    "import_dag_file",
+    "initdb",
+    "intercepted",
+    "is_airflow_frame",
+    "is_mapped",
+    "object_storage_backend",
+    "object_storage_settings",
+    "pushes_none",
+    "resolved_xcom_backend",
+    "resuming_existing_dag_run",
+    "run_dag_test",
+    "schema_fingerprint",
+    "serialize_payload",
+    "stored_row",
+    "task_instances",
+]

@@ -1,0 +1,77 @@
+"""DAG objects: importing DAG files as Airflow does, DAG structure, Airflow's own frames."""
+
+from __future__ import annotations
+
+import functools
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from types import ModuleType
+from typing import Any
+
+
+def dag_class() -> type[Any]:
+    from airflow.sdk import DAG
+
+    return DAG
+
+
+def import_dag_file(path: str, module_name: str) -> tuple[ModuleType, list[Any]]:
+    """Import a DAG file as Airflow's DAG processor does; return the module and its DAGs.
+
+    DAGs bound to module globals and DAGs made by ``@dag`` functions called at module level
+    (which Airflow auto-registers) are both found.
+    """
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    DAG = dag_class()
+    loader = importlib.machinery.SourceFileLoader(module_name, path)
+    spec = importlib.util.spec_from_loader(module_name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = path
+    DagContext.autoregistered_dags.clear()
+    DagContext.current_autoregister_module_name = module_name
+    sys.modules[module_name] = module
+    try:
+        loader.exec_module(module)
+        found: list[Any] = [obj for obj in module.__dict__.values() if isinstance(obj, DAG)]
+        for dag, _mod in list(DagContext.autoregistered_dags):
+            if dag not in found:
+                found.append(dag)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    finally:
+        DagContext.current_autoregister_module_name = None
+        DagContext.autoregistered_dags.clear()
+    for found_dag in found:
+        found_dag.fileloc = path
+    return module, found
+
+
+def is_mapped(task: Any) -> bool:
+    """A task is mapped when it is expanded itself or sits inside a mapped task group."""
+    if getattr(task, "is_mapped", False):
+        return True
+    return task.get_closest_mapped_task_group() is not None
+
+
+@functools.cache
+def _airflow_dirs() -> tuple[str, ...]:
+    import airflow
+
+    return tuple(os.path.join(path, "") for path in airflow.__path__)
+
+
+def is_airflow_frame(filename: str) -> bool:
+    """Whether a traceback frame belongs to Airflow itself (task runner, operators, providers)."""
+    return filename.startswith(_airflow_dirs())
+
+
+def authoring() -> tuple[Any, Any]:
+    """The ``@dag`` and ``@task`` decorators DAG authors use on this Airflow (the contract's DAGs)."""
+    from airflow.sdk import dag, task
+
+    return dag, task

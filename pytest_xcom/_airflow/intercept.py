@@ -1,0 +1,242 @@
+"""The single interception point on Airflow 3: the Task SDK's in-process supervisor channel.
+
+Under ``dag.test()`` task code reaches the (in-process) supervisor through
+``SUPERVISOR_COMMS.send(msg)``. Wrapping that one method sees every SetXCom, GetXCom,
+GetXComSequenceItem/Slice and DeleteXCom, with the task instance that sent it, including the lazy
+reads of mapped upstreams that never go through ``xcom_pull``. Three small markers add context the
+messages do not carry: whether a read happens inside ``XComArg.resolve`` (an argument) or
+``ti.xcom_pull`` (explicit), the object handed to the backend's ``serialize_value`` (what the task
+pushed, before any offloading), and how each task instance ended.
+
+Everything seen is handed to an :class:`XComEventSink` in version-neutral terms, so nothing above
+this module knows how Airflow carries XComs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from pytest_xcom._airflow.comms import (
+    XCOM_MESSAGES,
+    comms_class,
+    comms_task_instance,
+    is_error_response,
+    message_type,
+    patched,
+    runtime_task_instance_class,
+    supervisor_class,
+    xcom_arg_classes,
+)
+from pytest_xcom._airflow.xcom import xcom_backend_replaced
+
+# "argument" inside XComArg.resolve, ("explicit", task_ids_given) inside ti.xcom_pull,
+# ("delete", True) while the backend reads a row only to purge it.
+_read_context: contextvars.ContextVar[tuple[str, bool] | None] = contextvars.ContextVar(
+    "pytest_xcom_read_context", default=None
+)
+
+NOT_SEEN: Any = object()  # the pushed object was not seen (the push bypassed serialize_value)
+
+Instance = tuple[str, int]  # (task_id, map_index) of a task instance
+
+
+class XComEventSink(Protocol):
+    """What the interception reports to (the recorder)."""
+
+    def on_push(self, *, by: Instance, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None: ...
+
+    def on_delete(self, *, by: Instance, task_id: str, map_index: int | None, key: str, purged: bool) -> None: ...
+
+    def on_read(
+        self,
+        *,
+        by: Instance,
+        task_id: str,
+        map_index: int | None,
+        key: str,
+        found: bool,
+        kind: str,
+        task_ids_explicit: bool,
+    ) -> None: ...
+
+    def read_count(self) -> int: ...
+
+    def on_received(self, first_read: int, value: Any) -> None: ...
+
+    def on_task_end(self, *, task_id: str, map_index: int, state: str, error: BaseException | None) -> None: ...
+
+
+class _Interceptor:
+    def __init__(self, sink: XComEventSink, backend: type) -> None:
+        self.sink = sink
+        self.backend = backend
+        self._pushed_objects: dict[tuple[str | None, int, str | None], Any] = {}
+        # (task_id, key) -> map indexes pushed so far: reads look here instead of scanning pushes
+        self._pushed: dict[tuple[str, str], set[int]] = {}
+        self._purged = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(patched(comms_class(), "send", self._wrap_send))
+            stack.enter_context(patched(supervisor_class(), "start", self._wrap_start))
+            stack.enter_context(patched(runtime_task_instance_class(), "xcom_pull", self._wrap_xcom_pull))
+            for cls in xcom_arg_classes():
+                if "resolve" in cls.__dict__:
+                    stack.enter_context(patched(cls, "resolve", self._wrap_resolve))
+            stack.enter_context(xcom_backend_replaced(self._recording_backend()))
+            yield
+
+    def _recording_backend(self) -> type:
+        interceptor = self
+        backend = self.backend
+
+        class RecordingXCom(backend):  # type: ignore[valid-type, misc]
+            @classmethod
+            def serialize_value(cls, value: Any, **kwargs: Any) -> Any:
+                stored = super().serialize_value(value, **kwargs)
+                where = (kwargs.get("task_id"), kwargs.get("map_index", -1), kwargs.get("key"))
+                interceptor._pushed_objects[where] = value
+                return stored
+
+            @classmethod
+            def purge(cls, xcom: Any, *args: Any) -> None:
+                interceptor._purged = True
+                super().purge(xcom, *args)
+
+            @classmethod
+            def delete(cls, *args: Any, **kwargs: Any) -> None:
+                # delete() reads the row to know what to purge: housekeeping, not a consumer's read
+                token = _read_context.set(("delete", True))
+                try:
+                    super().delete(*args, **kwargs)
+                finally:
+                    _read_context.reset(token)
+
+        RecordingXCom.__name__ = backend.__name__
+        RecordingXCom.__qualname__ = backend.__qualname__
+        RecordingXCom.__module__ = backend.__module__
+        return RecordingXCom
+
+    # -- wrappers -----------------------------------------------------------------------------
+
+    def _wrap_send(self, original: Any) -> Any:
+        interceptor = self
+
+        def send(comms: Any, msg: Any) -> Any:
+            response = original(comms, msg)
+            kind = message_type(msg)
+            if kind in XCOM_MESSAGES:
+                interceptor.observe(comms_task_instance(comms), kind, msg, response)
+            return response
+
+        return send
+
+    def _wrap_start(self, original: Any) -> Any:
+        sink = self.sink
+        start = original.__func__
+
+        def wrapped(cls: type, /, *, what: Any, task: Any, **kwargs: Any) -> Any:
+            try:
+                result = start(cls, what=what, task=task, **kwargs)
+            except BaseException as exc:
+                sink.on_task_end(task_id=what.task_id, map_index=what.map_index, state="failed", error=exc)
+                raise
+            state = str(getattr(result.state, "value", result.state))
+            sink.on_task_end(task_id=what.task_id, map_index=what.map_index, state=state, error=result.error)
+            return result
+
+        return classmethod(wrapped)
+
+    def _wrap_resolve(self, original: Any) -> Any:
+        sink = self.sink
+
+        def resolve(arg: Any, *args: Any, **kwargs: Any) -> Any:
+            token = _read_context.set(("argument", True))
+            first = sink.read_count()
+            try:
+                value = original(arg, *args, **kwargs)
+            finally:
+                _read_context.reset(token)
+            sink.on_received(first, value)
+            return value
+
+        return resolve
+
+    def _wrap_xcom_pull(self, original: Any) -> Any:
+        sink = self.sink
+
+        def xcom_pull(ti: Any, task_ids: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if _read_context.get() is not None:  # resolving an argument: Airflow's read, not the user's
+                return original(ti, task_ids, *args, **kwargs)
+            token = _read_context.set(("explicit", task_ids is not None))
+            first = sink.read_count()
+            try:
+                value = original(ti, task_ids, *args, **kwargs)
+            finally:
+                _read_context.reset(token)
+            sink.on_received(first, value)
+            return value
+
+        return xcom_pull
+
+    # -- messages -> events -------------------------------------------------------------------
+
+    def observe(self, by: Instance, kind: str, msg: Any, response: Any) -> None:
+        if kind == "SetXCom":
+            map_index = msg.map_index if msg.map_index is not None else -1
+            pushed = self._pushed_objects.pop((msg.task_id, map_index, msg.key), NOT_SEEN)
+            self._pushed.setdefault((msg.task_id, msg.key), set()).add(map_index)
+            self.sink.on_push(
+                by=by, task_id=msg.task_id, map_index=map_index, key=msg.key, stored=msg.value, pushed=pushed
+            )
+        elif kind == "DeleteXCom":
+            self.sink.on_delete(by=by, task_id=msg.task_id, map_index=msg.map_index, key=msg.key, purged=self._purged)
+            self._purged = False
+        elif kind == "GetXCom":
+            source_index = msg.map_index if msg.map_index is not None else -1
+            found = not is_error_response(response) and (
+                getattr(response, "value", None) is not None
+                or source_index in self._pushed.get((msg.task_id, msg.key), ())
+            )
+            self._read(by, msg, source_index, found, default_kind="explicit")
+        elif kind == "GetXComSequenceSlice":
+            found = not is_error_response(response) and bool(getattr(response, "root", None))
+            self._read(by, msg, None, found, default_kind="explicit")
+        elif kind == "GetXComSequenceItem":
+            indexes = sorted(self._pushed.get((msg.task_id, msg.key), ()))
+            found = not is_error_response(response)
+            if not found and msg.offset == len(indexes):
+                return  # iteration probing one past the end: how a lazy sequence stops, not a read
+            item_index: int | None
+            try:
+                item_index = indexes[msg.offset]  # negative offsets too: lazy sequences allow [-1]
+            except IndexError:
+                item_index = None
+            self._read(by, msg, item_index, found, default_kind="argument")
+        # GetXComCount reads only how many values exist, not a value: not a read.
+
+    def _read(self, by: Instance, msg: Any, source_index: int | None, found: bool, default_kind: str) -> None:
+        context = _read_context.get()
+        kind, task_ids_given = context if context is not None else (default_kind, True)
+        if kind == "delete":
+            return
+        self.sink.on_read(
+            by=by,
+            task_id=msg.task_id,
+            map_index=source_index,
+            key=msg.key,
+            found=found,
+            kind=kind,
+            task_ids_explicit=task_ids_given,
+        )
+
+
+@contextlib.contextmanager
+def intercepted(sink: XComEventSink, backend: type) -> Iterator[None]:
+    """Report every XCom event of the block to ``sink``; ``backend`` is the run's XCom class."""
+    with _Interceptor(sink, backend).installed():
+        yield

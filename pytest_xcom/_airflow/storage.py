@@ -1,0 +1,72 @@
+"""Airflow's object-storage XCom backend (common-io provider): settings and caches."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+
+from pytest_xcom._airflow.versions import before
+
+OBJECT_STORAGE_SECTION = "AIRFLOW__COMMON_IO__"
+
+
+def object_storage_backend() -> type:
+    try:
+        from airflow.providers.common.io.xcom.backend import XComObjectStorageBackend
+    except ImportError as exc:
+        raise ImportError(
+            "the 's3' XCom backend needs Airflow's common-io and amazon providers and s3fs: "
+            'pip install "pytest-xcom[s3]"'
+        ) from exc
+    _import_provider_filesystems()
+    return XComObjectStorageBackend
+
+
+def _import_provider_filesystems() -> None:
+    """Import the filesystem modules providers declare (``airflow.providers.amazon.aws.fs.s3``, ...).
+
+    Airflow 3.0 loads them with ``import_string``, which finds a submodule only once something
+    has imported it; newer amazon providers no longer do, so ``s3://`` paths fail with
+    'Module "airflow.providers.amazon.aws.fs" does not define a "s3" attribute'. 3.1+ import them.
+    """
+    if not before("3.1"):
+        return
+    from airflow.providers_manager import ProvidersManager
+
+    for module_name in ProvidersManager().filesystem_module_names:  # type: ignore[no-untyped-call]
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module_name)
+
+
+def object_storage_settings(path: str, threshold: int, compression: str | None) -> dict[str, str | None]:
+    """Environment variables that configure the object-storage backend."""
+    return {
+        f"{OBJECT_STORAGE_SECTION}XCOM_OBJECTSTORAGE_PATH": path,
+        f"{OBJECT_STORAGE_SECTION}XCOM_OBJECTSTORAGE_THRESHOLD": str(threshold),
+        f"{OBJECT_STORAGE_SECTION}XCOM_OBJECTSTORAGE_COMPRESSION": compression,
+    }
+
+
+def clear_object_storage_caches() -> None:
+    """Forget settings and filesystems the object-storage backend cached (functools.cache)."""
+    with contextlib.suppress(ImportError):
+        from airflow.providers.common.io.xcom import backend
+
+        for name in ("_get_base_path", "_get_compression", "_get_threshold"):
+            cached = getattr(backend, name, None)
+            if cached is not None and hasattr(cached, "cache_clear"):
+                cached.cache_clear()
+    with contextlib.suppress(ImportError):
+        from airflow.sdk.io import store
+
+        store._STORE_CACHE.clear()
+    with contextlib.suppress(ImportError):
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
+
+
+def compression_supported(compression: str) -> bool:
+    import fsspec.utils
+
+    return compression in fsspec.utils.compressions.values()

@@ -1,0 +1,85 @@
+"""Which Airflow is installed, and the behaviours that differ between its releases."""
+
+from __future__ import annotations
+
+import functools
+from importlib import metadata
+
+AIRFLOW_DISTRIBUTIONS = ("apache-airflow", "apache-airflow-core", "apache-airflow-task-sdk")
+
+
+@functools.cache  # installed distributions do not change under a running process
+def airflow_version() -> str:
+    """The installed Airflow version, read without importing Airflow."""
+    for name in ("apache-airflow", "apache-airflow-core"):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "not installed"
+
+
+def before(release: str) -> bool:
+    """Whether the installed Airflow is older than ``release`` (e.g. "3.1"); a 3.1 pre-release is not."""
+    from packaging.version import Version
+
+    return Version(Version(airflow_version()).base_version) < Version(release)
+
+
+# (Airflow release prefix, distribution, first bad version, what to install): dependency releases
+# that pip picks for an unconstrained install and that break every task under dag.test().
+_BROKEN_DEPENDENCIES = (
+    # The 3.0 execution API rejects the task-start request body with a 422 ("Input should be a
+    # valid dictionary or object to extract fields from") on FastAPI >= 0.118 / Cadwyn >= 5.5.
+    ("3.0.", "fastapi", "0.118", "fastapi<0.118"),
+    # The 3.2 execution API cannot be built on FastAPI >= 0.156.1 (bisected): pydantic raises
+    # "Model 'TITerminalStatePayload' needs a discriminator field". Airflow 3.3 caps FastAPI itself.
+    ("3.2.", "fastapi", "0.156.1", "fastapi<0.156.1"),
+)
+
+
+def dependency_problems() -> list[str]:
+    """Installed dependency versions known to make every task of ``dag.test()`` fail on this Airflow."""
+    from packaging.version import Version
+
+    found = []
+    version = airflow_version()
+    for prefix, dist, first_bad, fix in _BROKEN_DEPENDENCIES:
+        if not version.startswith(prefix):
+            continue
+        try:
+            installed = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        if Version(installed) >= Version(first_bad):
+            found.append(f"apache-airflow {version} does not run tasks with {dist} {installed}: pip install '{fix}'")
+    return found
+
+
+def schema_fingerprint() -> str:
+    """What the migrated schema depends on: every installed Airflow distribution and SQLAlchemy."""
+    parts = []
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name.startswith("apache-airflow") or name == "sqlalchemy":
+            parts.append(f"{name}=={dist.version}")
+    return ";".join(sorted(set(parts)))
+
+
+def collapses_single_group_expansion() -> bool:
+    """Whether this Airflow hands the single result of a mapped task group over as a bare value.
+
+    Airflow 3.2.0 up to 3.3.2 do: the Task SDK computes the upstream map indexes itself, pulls
+    with no ``map_indexes`` filter, and ``xcom_pull`` returns ``xcoms[0]`` when one value is found
+    (apache/airflow#69036; fixed by apache/airflow#69075, which keeps it a one-element list).
+    Airflow 3.0 and 3.1 hand over a one-element list: their execution API sends the upstream map
+    indexes as a list with the task's run context, and a list of map indexes always pulls a list.
+    """
+    from packaging.version import Version
+
+    return Version("3.2.0") <= Version(airflow_version()) <= Version("3.3.2")
+
+
+def pushes_none() -> bool:
+    """Whether ``ti.xcom_push(key, None)`` works: Airflow 3.0's execution API answers 422 ("Field required")."""
+    return not before("3.1")

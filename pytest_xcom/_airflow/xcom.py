@@ -1,0 +1,68 @@
+"""XCom serialization (serde) and the resolved XCom backend class."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+
+def base_xcom_class() -> type:
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    return BaseXCom
+
+
+def _serde() -> ModuleType:
+    """Airflow's serde: ``airflow.sdk.serde`` from 3.2, ``airflow.serialization.serde`` before."""
+    try:
+        from airflow.sdk import serde
+    except ImportError:  # Airflow 3.0, 3.1
+        from airflow.serialization import serde  # type: ignore[no-redef,attr-defined]
+    return serde
+
+
+def serialize_payload(value: Any) -> Any:
+    """The JSON-ready form Airflow's own XCom serialization gives a value (serde)."""
+    return _serde().serialize(value)
+
+
+def deserialize_payload(payload: Any) -> Any:
+    return _serde().deserialize(payload)
+
+
+def _xcom_holders() -> list[ModuleType]:
+    """Modules that hold a reference to the resolved XCom backend class."""
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time import xcom as xcom_module
+
+    return [xcom_module, task_runner]
+
+
+@contextlib.contextmanager
+def xcom_backend_replaced(backend: type) -> Iterator[None]:
+    """Re-point every reference to the resolved XCom class (resolved once at import) to ``backend``."""
+    holders = _xcom_holders()
+    originals = [module.XCom for module in holders]
+    for module in holders:
+        module.XCom = backend  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module, original in zip(holders, originals, strict=True):
+            module.XCom = original  # type: ignore[attr-defined]
+
+
+def resolved_xcom_backend() -> type:
+    """The XCom class task code uses right now (the configured backend, or the one a run installed)."""
+    from airflow.sdk.execution_time import xcom as xcom_module
+
+    return xcom_module.XCom  # type: ignore[no-any-return]
+
+
+def stored_row(backend: type, *, dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1) -> Any:
+    """Inside a task: the metadata-DB reference of one XCom, as ``purge`` and ``deserialize_value`` take it."""
+    return backend._get_xcom_db_ref(  # type: ignore[attr-defined]
+        key=key, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=map_index
+    )

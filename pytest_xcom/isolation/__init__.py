@@ -1,0 +1,1 @@
+"""Isolation: the throwaway Airflow home, the metadata DB, mocked services, backend selection."""

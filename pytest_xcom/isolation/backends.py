@@ -1,0 +1,133 @@
+"""Choosing the XCom backend of a run: "db", "s3", or the dotted path of a user's BaseXCom class."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_xcom import _airflow
+from pytest_xcom.errors import BackendError, SizeError
+from pytest_xcom.isolation.services import S3_CONN_ID, MockedServices
+from pytest_xcom.sizes import parse_size
+
+S3_OPTIONS = ("threshold", "compression", "bucket", "prefix")
+DEFAULT_BUCKET = "pytest-xcom"
+DEFAULT_PREFIX = "xcom"
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """A backend name and its options, validated."""
+
+    name: str = "db"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise BackendError(
+                f"an XCom backend is named by a string: 'db', 's3' or a dotted class path, not {self.name!r}"
+            )
+        allowed = S3_OPTIONS if self.name == "s3" else ()
+        unknown = sorted(set(self.options) - set(allowed))
+        if unknown:
+            if allowed:
+                raise BackendError(
+                    f"unknown option(s) {', '.join(unknown)} for XCom backend {self.name!r}; "
+                    f"it accepts: {', '.join(allowed)}"
+                )
+            raise BackendError(
+                f"XCom backend {self.name!r} takes no options (got {', '.join(unknown)}); options are for "
+                "'s3' only. Configure your own backend as in production (environment, Airflow config)."
+            )
+        if self.name == "s3":
+            self._check_s3_options()
+
+    def _check_s3_options(self) -> None:
+        threshold = self.options.get("threshold", 0)
+        try:
+            parse_size(threshold)
+        except SizeError as exc:
+            raise BackendError(f"s3 backend option threshold: {exc}") from None
+        compression = self.options.get("compression")
+        if compression is not None and not _airflow.compression_supported(compression):
+            raise BackendError(
+                f"s3 backend option compression={compression!r} is not a compression fsspec knows "
+                "(e.g. 'gzip', 'bz2', 'lzma', 'zstd' when installed)"
+            )
+        for name in ("bucket", "prefix"):
+            if name in self.options and not isinstance(self.options[name], str):
+                raise BackendError(f"s3 backend option {name} must be a string, not {self.options[name]!r}")
+
+    @property
+    def bucket(self) -> str:
+        return str(self.options.get("bucket", DEFAULT_BUCKET))
+
+    def describe(self) -> str:
+        if not self.options:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in sorted(self.options.items()))})"
+
+
+def import_backend(path: str) -> type:
+    """The BaseXCom subclass at ``path`` ("package.module.Class"), or a clear error naming it."""
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name:
+        raise BackendError(
+            f"XCom backend {path!r} is neither 'db', 's3' nor a dotted path such as 'my_project.xcom_backend.MyXCom'"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BackendError(f"XCom backend {path!r}: cannot import module {module_name!r}: {exc}") from exc
+    try:
+        backend = getattr(module, class_name)
+    except AttributeError:
+        names = sorted(n for n in dir(module) if not n.startswith("_") and isinstance(getattr(module, n), type))
+        raise BackendError(
+            f"XCom backend {path!r}: module {module_name!r} has no attribute {class_name!r}"
+            + (f"; its classes: {', '.join(names)}" if names else "")
+        ) from None
+    base = _airflow.base_xcom_class()
+    if not isinstance(backend, type) or not issubclass(backend, base):
+        raise BackendError(
+            f"XCom backend {path!r} is not a subclass of {base.__module__}.{base.__name__} (it is {backend!r})"
+        )
+    return backend
+
+
+@contextlib.contextmanager
+def activated(choice: BackendChoice, services: MockedServices) -> Iterator[type]:
+    """Configure the chosen backend for one run and yield its class."""
+    if choice.name == "db":
+        yield _airflow.base_xcom_class()
+        return
+    if choice.name == "s3":
+        backend = _airflow.object_storage_backend()
+        with _object_storage(choice, services):
+            yield backend
+        return
+    backend = import_backend(choice.name)
+    services.s3_endpoint()  # a user's backend may well talk to S3: have the mock ready
+    yield backend
+
+
+@contextlib.contextmanager
+def _object_storage(choice: BackendChoice, services: MockedServices) -> Iterator[None]:
+    services.ensure_bucket(choice.bucket)
+    prefix = str(choice.options.get("prefix", DEFAULT_PREFIX)).strip("/")
+    path = f"s3://{S3_CONN_ID}@{choice.bucket}" + (f"/{prefix}" if prefix else "")
+    settings = _airflow.object_storage_settings(
+        path=path,
+        threshold=parse_size(choice.options.get("threshold", 0)),
+        compression=choice.options.get("compression"),
+    )
+    settings[f"AIRFLOW_CONN_{S3_CONN_ID.upper()}"] = services.aws_connection_uri()
+    services.set_env(settings)
+    _airflow.clear_object_storage_caches()
+    try:
+        yield
+    finally:
+        _airflow.clear_object_storage_caches()

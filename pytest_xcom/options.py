@@ -1,0 +1,66 @@
+"""The plugin's configuration: stash keys, option and ini readers, and per-test choices from markers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_xcom.checks.policy import Policy, from_marker
+from pytest_xcom.errors import BackendError, PolicyError
+from pytest_xcom.isolation.backends import BackendChoice
+from pytest_xcom.isolation.env import IsolatedAirflow
+from pytest_xcom.isolation.services import RealServices
+
+ISOLATION = pytest.StashKey[IsolatedAirflow]()
+SUITE_POLICY = pytest.StashKey[Policy]()
+SUITE_BACKEND = pytest.StashKey[BackendChoice]()
+
+
+def option(config: pytest.Config, name: str) -> Any:
+    """An option's value, else its ini twin's (pytest-xcom parses both: errors name the option)."""
+    # Before the initial conftests load, parsed options live only in known_args_namespace.
+    value = getattr(config.known_args_namespace, name, None)
+    if value is None:
+        value = config.getoption(name, default=None)
+    return config.getini(name) if value is None else value
+
+
+def isolation(config: pytest.Config) -> IsolatedAirflow:
+    return config.stash[ISOLATION]
+
+
+def real_services(config: pytest.Config) -> RealServices:
+    """The real servers a parity run asked for (none by default: the fakes)."""
+    return RealServices(
+        redis_url=option(config, "xcom_redis_url") or None,
+        s3_endpoint=option(config, "xcom_s3_endpoint") or None,
+    )
+
+
+def policy_for(item: pytest.Item) -> Policy:
+    """The suite policy, overridden by the closest ``xcom_policy`` marker."""
+    base = item.config.stash[SUITE_POLICY]
+    marker = item.get_closest_marker("xcom_policy")
+    if marker is None:
+        return base
+    try:
+        return from_marker(base, marker.args, marker.kwargs)
+    except PolicyError as exc:
+        raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+
+
+def backend_for(item: pytest.Item) -> BackendChoice:
+    """The suite backend, overridden by the closest ``xcom_backend`` marker."""
+    marker = item.get_closest_marker("xcom_backend")
+    if marker is None:
+        return item.config.stash[SUITE_BACKEND]
+    if len(marker.args) != 1:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.xcom_backend takes the backend name as its one positional "
+            f"argument, e.g. @pytest.mark.xcom_backend('s3', threshold=1024); got {marker.args!r}"
+        )
+    try:
+        return BackendChoice(marker.args[0], dict(marker.kwargs))
+    except BackendError as exc:
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.xcom_backend: {exc}") from None

@@ -1,0 +1,157 @@
+"""Runs one DAG through ``dag.test()`` with recording on and turns the result into an XComRun."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pytest_xcom import _airflow
+from pytest_xcom.errors import DagRunError, XComTypeError, XComValueError
+from pytest_xcom.isolation.env import environ_restored
+from pytest_xcom.record.events import instance_label
+from pytest_xcom.record.run import XComRun
+from pytest_xcom.recording.recorder import Recorder
+
+DEFAULT_LOGICAL_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+DateLike = datetime | str | None
+
+
+def coerce_logical_date(value: DateLike) -> datetime:
+    if value is None:
+        return DEFAULT_LOGICAL_DATE
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise XComValueError(
+                f"logical_date {value!r} is not an ISO 8601 date or datetime "
+                "(e.g. '2026-01-01' or '2026-01-01T06:00:00+00:00')"
+            ) from None
+    if not isinstance(value, datetime):
+        raise XComTypeError(f"logical_date must be a datetime or an ISO string, not {type(value).__name__}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def coerce_freeze_time(value: Any, logical_date: datetime) -> datetime | None:
+    """None/False: no freezing; True: the logical date; else a datetime or ISO string."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return logical_date
+    try:
+        return coerce_logical_date(value)
+    except (TypeError, ValueError):
+        raise XComValueError(
+            f"freeze_time={value!r} is not a datetime, an ISO 8601 string "
+            "(e.g. '2026-01-01T06:00:00+00:00') or True (the logical date)"
+        ) from None
+
+
+def check_conf(conf: dict[str, Any] | None) -> None:
+    if conf is None:
+        return
+    if not isinstance(conf, dict):
+        raise XComTypeError(f"conf must be a dict of JSON values, not {type(conf).__name__}")
+    try:
+        json.dumps(conf)
+    except (TypeError, ValueError) as exc:
+        raise XComTypeError(
+            f"conf must be JSON-serializable, as Airflow stores it in the dag_run table: {exc}"
+        ) from None
+
+
+def run_dag(
+    dag: Any,
+    *,
+    logical_date: DateLike,
+    conf: dict[str, Any] | None,
+    dags_folder: Path,
+    backend: type | None = None,
+    backend_name: str = "db",
+    freeze_at: datetime | None = None,
+    resume: bool = False,
+) -> XComRun:
+    """Run ``dag`` once with ``backend`` as its XCom backend; return the record of its traffic."""
+    if not isinstance(dag, _airflow.dag_class()):
+        raise XComTypeError(
+            f"xcom.run() takes an Airflow DAG object, not {type(dag).__name__}; "
+            "for a DAG file use xcom.run(xcom.load_dag('path/to/file.py'))"
+        )
+    date = coerce_logical_date(logical_date)
+    check_conf(conf)
+    recorder = Recorder(backend or _airflow.base_xcom_class())
+    started = time.perf_counter()
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(environ_restored())
+            stack.enter_context(recorder.installed())
+            stack.enter_context(_airflow.dag_registered_for_test(dag, str(dags_folder)))
+            if freeze_at is not None:
+                stack.enter_context(_airflow.frozen_task_clock(freeze_at))
+            if resume:
+                stack.enter_context(_airflow.resuming_existing_dag_run())
+            dag_run = _airflow.run_dag_test(dag, logical_date=date, conf=conf)
+    except Exception as exc:
+        raise DagRunError(f"DAG {dag.dag_id!r} could not run: {type(exc).__name__}: {exc}") from exc
+    _freeze_long_lived_objects()
+    duration = time.perf_counter() - started
+    return _build_run(dag, dag_run, recorder, date, duration, backend_name)
+
+
+_frozen = False
+
+
+def _freeze_long_lived_objects() -> None:
+    """After the first run, move what Airflow built to load (modules, the execution API app, ORM
+    mappers: hundreds of thousands of objects that live as long as the process) out of the
+    garbage collector's reach, so later collections, and pytest's at exit, do not walk them again.
+    """
+    global _frozen
+    if _frozen:
+        return
+    _frozen = True
+    gc.collect()  # garbage made so far is freed, not frozen
+    gc.freeze()
+
+
+def _build_run(
+    dag: Any, dag_run: Any, recorder: Recorder, date: datetime, duration: float, backend_name: str
+) -> XComRun:
+    mapped = frozenset(task_id for task_id, task in dag.task_dict.items() if _airflow.is_mapped(task))
+    states: dict[str, Any] = {task_id: ([] if task_id in mapped else None) for task_id in dag.task_dict}
+    by_index: dict[str, dict[int, str | None]] = {}
+    for task_id, map_index, state in _airflow.task_instances(dag.dag_id, dag_run.run_id):
+        if task_id in mapped:
+            if map_index >= 0:
+                by_index.setdefault(task_id, {})[map_index] = state
+        else:
+            states[task_id] = state
+    for task_id, indexed in by_index.items():
+        states[task_id] = [indexed[i] for i in sorted(indexed)]
+    failures = {instance_label(task_id, map_index): text for (task_id, map_index), text in recorder.failures.items()}
+    return XComRun(
+        dag_id=dag.dag_id,
+        run_id=dag_run.run_id,
+        logical_date=date,
+        state=_airflow.dag_run_state(dag_run),
+        task_states=states,
+        failures=failures,
+        pushes=recorder.pushes,
+        pulls=recorder.pulls,
+        deletes=recorder.deletes,
+        task_ids=tuple(dag.task_dict),
+        mapped_task_ids=mapped,
+        dependencies=tuple(
+            (upstream, task_id)
+            for task_id, task in dag.task_dict.items()
+            for upstream in sorted(task.upstream_task_ids)
+        ),
+        backend=backend_name,
+        duration=duration,
+    )

@@ -1,0 +1,1 @@
+"""Reports of recorded runs: plain text, the terminal summary, and the HTML page with its flow graph."""

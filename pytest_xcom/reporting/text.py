@@ -1,0 +1,46 @@
+"""The plain-text report of one run: its XComs and, under each, who read it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_xcom.sizes import human
+
+if TYPE_CHECKING:
+    from pytest_xcom.record.run import XComRun
+
+
+def text_report(run: XComRun) -> str:
+    """A table of pushes (task, map index, key, size, offloaded) and, under each, who read it."""
+    pushes = run.ordered_pushes()
+    total = sum(p.size for p in pushes)
+    lines = [
+        f"XCom report for DAG {run.dag_id!r}, run {run.run_id} ({run.state}): "
+        f"{len(pushes)} XCom(s), {human(total)}, {len(run.pulls)} read(s), backend {run.backend!r}"
+    ]
+    if not pushes:
+        lines.append("  (no XComs pushed)")
+        return "\n".join(lines)
+    rows = [("task", "map", "key", "size", "stored", "offloaded")]
+    for p in pushes:
+        rows.append(
+            (
+                p.task_id,
+                str(p.map_index) if p.map_index >= 0 else "-",
+                p.key,
+                human(p.size),
+                human(p.stored_size),
+                "yes" if p.offloaded else "no",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def fmt(row: tuple[str, ...]) -> str:
+        return "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+
+    lines.append(fmt(rows[0]))
+    for push, row in zip(pushes, rows[1:], strict=True):
+        lines.append(fmt(row))
+        consumers = run.readers(push)
+        lines.append("      -> read by: " + (", ".join(consumers) if consumers else "(nobody)"))
+    return "\n".join(lines)

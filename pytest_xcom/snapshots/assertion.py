@@ -1,0 +1,130 @@
+"""The ``xcom_snapshot`` fixture's object: compares run manifests with one snapshot file.
+
+``--xcom-snapshot-update`` (ini ``xcom_snapshot_update``) writes missing entries and rewrites
+changed ones; without it a missing or different entry fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_xcom.errors import SnapshotError, XComTypeError, XComValueError
+from pytest_xcom.snapshots.diff import mismatch_message
+from pytest_xcom.snapshots.files import UPDATE_FLAG, item_location, read_entries, snapshot_path, write_entries
+
+COUNTS = ("passed", "written", "updated", "failed")
+PLUGIN_NAME = "xcom-snapshots"
+
+
+def _manifest_of(run: Any) -> dict[str, Any]:
+    __tracebackhide__ = True
+    manifest = getattr(run, "manifest", None)
+    if callable(manifest):
+        data = manifest()
+    elif isinstance(run, dict):
+        data = run
+    else:
+        raise XComTypeError(f"assert_match takes an XComRun (or the xcom fixture), not {type(run).__name__}")
+    exact: dict[str, Any] = json.loads(json.dumps(data, sort_keys=True))  # exactly what the file holds
+    return exact
+
+
+class XComSnapshot:
+    """Compares run manifests with the entries of one snapshot file (the ``xcom_snapshot`` fixture).
+
+    Works outside pytest too: ``XComSnapshot(path, update=True).assert_match(run)``.
+    """
+
+    def __init__(self, path: Path, *, update: bool = False, display: str | None = None) -> None:
+        self.path = Path(path)
+        self.update = update
+        self.display = display or str(path)
+        self.asserted: dict[str, dict[str, Any]] = {}
+        self.counts = dict.fromkeys(COUNTS, 0)
+        self._auto = 0
+        self._stored: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<XComSnapshot {self.display}{' (update)' if self.update else ''}>"
+
+    def _entries(self) -> dict[str, Any]:
+        __tracebackhide__ = True
+        if self._stored is None:
+            try:
+                self._stored = read_entries(self.path)
+            except SnapshotError as exc:
+                if not self.update:
+                    raise AssertionError(
+                        f"cannot read XCom snapshot file: {exc}; fix it, or delete it and run pytest with {UPDATE_FLAG}"
+                    ) from None
+                self._stored = {}  # rewritten from scratch
+        return self._stored
+
+    def _entry_name(self, name: str | None) -> str:
+        __tracebackhide__ = True
+        if name is None:
+            self._auto += 1
+            name = str(self._auto)
+        elif not isinstance(name, str) or not name:
+            raise XComTypeError(f"assert_match(name=...) must be a non-empty string, not {name!r}")
+        if name in self.asserted:
+            raise XComValueError(
+                f"XCom snapshot {name!r} was already asserted in this test: give each assert_match call its own name="
+            )
+        return name
+
+    def assert_match(self, run: Any, name: str | None = None) -> None:
+        """Compare ``run.manifest()`` with the entry ``name`` (default: the next number)."""
+        __tracebackhide__ = True
+        entry = self._entry_name(name)
+        manifest = _manifest_of(run)
+        self.asserted[entry] = manifest
+        try:
+            stored = self._entries()
+        except AssertionError:
+            self.counts["failed"] += 1
+            raise
+        if stored.get(entry) == manifest:
+            self.counts["passed"] += 1
+            return
+        if self.update:
+            self.counts["updated" if entry in stored else "written"] += 1
+            stored[entry] = manifest
+            write_entries(self.path, stored)
+            return
+        self.counts["failed"] += 1
+        if entry not in stored:
+            raise AssertionError(
+                f"XCom snapshot {entry!r} does not exist yet in {self.display}: run pytest with "
+                f"{UPDATE_FLAG} to write it"
+            )
+        raise AssertionError(mismatch_message(entry, self.display, stored[entry], manifest))
+
+    def finish(self, passed: bool) -> list[str]:
+        """After the test: the entries it did not assert (deleted when updating), if it passed."""
+        if not passed:
+            return []
+        try:
+            stored = self._entries()
+        except AssertionError:
+            return []  # unreadable: its test already failed on it
+        unused = sorted(set(stored) - set(self.asserted))
+        if unused and self.update:
+            write_entries(self.path, {k: v for k, v in stored.items() if k not in unused})
+        return unused
+
+
+SNAPSHOT = pytest.StashKey[XComSnapshot]()
+
+
+def snapshot_for(item: pytest.Item) -> XComSnapshot:
+    """The test's XComSnapshot (created on first use)."""
+    if SNAPSHOT not in item.stash:
+        plugin = item.config.pluginmanager.getplugin(PLUGIN_NAME)
+        path = snapshot_path(*item_location(item))
+        item.stash[SNAPSHOT] = XComSnapshot(path, update=plugin.update, display=plugin.display(path))
+    return item.stash[SNAPSHOT]

@@ -1,0 +1,64 @@
+"""The Airflow-version shims that can be checked without running a DAG."""
+
+from importlib import metadata
+
+from pytest_xcom import _airflow
+from pytest_xcom._airflow import versions
+
+
+def test_a_known_broken_dependency_is_named_with_its_fix(monkeypatch):
+    real_version = metadata.version
+    monkeypatch.setattr(versions, "airflow_version", lambda: "3.2.2")
+    monkeypatch.setattr(
+        versions.metadata, "version", lambda name: "0.165.0" if name == "fastapi" else real_version(name)
+    )
+    assert _airflow.dependency_problems() == [
+        "apache-airflow 3.2.2 does not run tasks with fastapi 0.165.0: pip install 'fastapi<0.156.1'"
+    ]
+
+
+def test_a_working_dependency_set_gives_no_warning(monkeypatch):
+    real_version = metadata.version
+    # the last FastAPI release each of these Airflow releases was seen to work with
+    for airflow, fastapi in {"3.0.6": "0.117.1", "3.2.2": "0.156.0"}.items():
+        monkeypatch.setattr(versions, "airflow_version", lambda airflow=airflow: airflow)
+        monkeypatch.setattr(
+            versions.metadata,
+            "version",
+            lambda name, fastapi=fastapi: fastapi if name == "fastapi" else real_version(name),
+        )
+        assert _airflow.dependency_problems() == [], airflow
+
+
+def test_a_single_mapped_group_result_collapses_only_where_airflow_does(monkeypatch):
+    expected = {"3.0.6": False, "3.1.8": False, "3.2.0": True, "3.2.2": True, "3.3.2": True, "3.3.3": False}
+    for version, collapses in expected.items():
+        monkeypatch.setattr(versions, "airflow_version", lambda version=version: version)
+        assert _airflow.collapses_single_group_expansion() is collapses, version
+
+
+def test_a_bare_none_push_is_recorded_as_this_airflow_handles_it(user_tests):
+    """Airflow 3.0's execution API refuses ``xcom_push(key, None)``; later releases store it."""
+    result = user_tests(
+        """
+        from airflow.sdk import dag, task
+
+        @dag(schedule=None)
+        def nones():
+            @task
+            def push(ti=None):
+                ti.xcom_push(key="nothing", value=None)
+            push()
+
+        def test_case(xcom):
+            run = xcom.run(nones())
+            print("STATE", run.task_states["push"])
+            print("PUSHED", ", ".join(f"{p.key}={p.value!r}" for p in run.pushes) or "nothing")
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    if _airflow.pushes_none():
+        result.stdout.fnmatch_lines(["*STATE success", "*PUSHED nothing=None"])
+    else:
+        result.stdout.fnmatch_lines(["*STATE failed", "*PUSHED nothing"])
