@@ -62,6 +62,10 @@ class DatabaseServerError(XComError, RuntimeError):
     """The ``--xcom-db`` server cannot be used."""
 
 
+class RecordingError(RuntimeError):
+    """pytest-xcom itself failed to record a run (a bug of the harness, not a user's mistake)."""
+
+
 __all__ = [
     "BackendError",
     "DagFileError",
@@ -70,6 +74,7 @@ __all__ = [
     "IsolationError",
     "NoRunError",
     "PolicyError",
+    "RecordingError",
     "SizeError",
     "SnapshotError",
     "XComError",

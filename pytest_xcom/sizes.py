@@ -69,8 +69,10 @@ def _unknown_size_message(limit: str) -> str:
     )
 
 
-def human(size: int) -> str:
-    """Bytes as people read them: '812 B', '47.9 KiB', '1.2 MiB'."""
+def human(size: int | None) -> str:
+    """Bytes as people read them: '812 B', '47.9 KiB', '1.2 MiB' ('unknown' for None)."""
+    if size is None:
+        return "unknown"
     if size < 1024:
         return f"{size} B"
     value = float(size)

@@ -14,9 +14,16 @@ package alone. Importing it never imports Airflow: each function imports what it
 - ``clock``: the frozen wall clock for task code
 """
 
-from pytest_xcom._airflow.clock import frozen_task_clock
+from pytest_xcom._airflow.clock import as_real_time, frozen_task_clock
 from pytest_xcom._airflow.dag_test import dag_registered_for_test, resuming_existing_dag_run, run_dag_test
-from pytest_xcom._airflow.dags import authoring, dag_class, import_dag_file, is_airflow_frame, is_mapped
+from pytest_xcom._airflow.dags import (
+    airflow_pushed_xcoms,
+    authoring,
+    dag_class,
+    import_dag_file,
+    is_airflow_frame,
+    is_mapped,
+)
 from pytest_xcom._airflow.db import (
     clear_task_instances,
     create_session,
@@ -42,6 +49,7 @@ from pytest_xcom._airflow.versions import (
 from pytest_xcom._airflow.xcom import (
     base_xcom_class,
     deserialize_payload,
+    received_value,
     resolved_xcom_backend,
     serialize_payload,
     stored_row,
@@ -50,6 +58,8 @@ from pytest_xcom._airflow.xcom import (
 __all__ = [
     "NOT_SEEN",
     "XComEventSink",
+    "airflow_pushed_xcoms",
+    "as_real_time",
     "airflow_version",
     "authoring",
     "base_xcom_class",
@@ -73,6 +83,7 @@ __all__ = [
     "object_storage_backend",
     "object_storage_settings",
     "pushes_none",
+    "received_value",
     "resolved_xcom_backend",
     "resuming_existing_dag_run",
     "run_dag_test",

@@ -42,10 +42,16 @@ def comms_class() -> type:
     return InProcessSupervisorComms
 
 
-def comms_task_instance(comms: Any) -> tuple[str, int]:
-    """(task_id, map_index) of the task instance that owns an in-process comms channel."""
-    ti = comms.supervisor.ti
-    return ti.task_id, ti.map_index
+def comms_task_instance(comms: Any) -> tuple[str, int, int]:
+    """(task_id, map_index, try_number) of the task instance that owns an in-process comms channel.
+
+    A trigger run inline by ``dag.test()`` gets a channel of its own with no task instance:
+    ("", -1, 0) then.
+    """
+    ti = getattr(comms.supervisor, "ti", None)
+    if ti is None:
+        return "", -1, 0
+    return ti.task_id, ti.map_index, int(getattr(ti, "try_number", 1) or 1)
 
 
 def supervisor_class() -> type:

@@ -75,3 +75,34 @@ def authoring() -> tuple[Any, Any]:
     from airflow.sdk import dag, task
 
     return dag, task
+
+
+SKIPMIXIN_KEY = "skipmixin_key"  # where SkipMixin operators record what they skipped
+
+
+def _class_names(task: Any) -> set[str]:
+    classes = [type(task)]
+    operator_class = getattr(task, "operator_class", None)  # a mapped operator's real class
+    if isinstance(operator_class, type):
+        classes.append(operator_class)
+    return {cls.__name__ for klass in classes for cls in klass.__mro__}
+
+
+def airflow_pushed_xcoms(dag: Any) -> frozenset[tuple[str, str]]:
+    """(task_id, key) of the XComs Airflow itself pushes for the DAG's tasks, beside the user's data.
+
+    - SkipMixin operators (branches, short circuits) push ``skipmixin_key``;
+    - a branch's return value is its decision (the task ids to follow), not data for a reader;
+    - ``multiple_outputs`` pushes the whole dict as ``return_value`` beside one XCom per key.
+    """
+    found: set[tuple[str, str]] = set()
+    for task_id, task in dag.task_dict.items():
+        names = _class_names(task)
+        if "SkipMixin" in names:
+            found.add((task_id, SKIPMIXIN_KEY))
+        if "BranchMixIn" in names:
+            found.add((task_id, "return_value"))
+        partial_kwargs = getattr(task, "partial_kwargs", None) or {}
+        if getattr(task, "multiple_outputs", False) or partial_kwargs.get("multiple_outputs"):
+            found.add((task_id, "return_value"))
+    return frozenset(found)

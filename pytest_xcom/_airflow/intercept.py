@@ -19,6 +19,7 @@ import contextvars
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from pytest_xcom._airflow.clock import as_real_time
 from pytest_xcom._airflow.comms import (
     XCOM_MESSAGES,
     comms_class,
@@ -40,11 +41,12 @@ _read_context: contextvars.ContextVar[tuple[str, bool] | None] = contextvars.Con
 
 NOT_SEEN: Any = object()  # the pushed object was not seen (the push bypassed serialize_value)
 
-Instance = tuple[str, int]  # (task_id, map_index) of a task instance
+Instance = tuple[str, int, int]  # (task_id, map_index, try_number) of a task instance
 
 
 class XComEventSink(Protocol):
-    """What the interception reports to (the recorder)."""
+    """What the interception reports to (the recorder). Its methods may raise: the interception
+    hands any exception to ``on_internal_error`` instead of letting it reach task code."""
 
     def on_push(self, *, by: Instance, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None: ...
 
@@ -54,12 +56,14 @@ class XComEventSink(Protocol):
         self,
         *,
         by: Instance,
+        dag_id: str,
         task_id: str,
         map_index: int | None,
         key: str,
         found: bool,
         kind: str,
         task_ids_explicit: bool,
+        include_prior_dates: bool,
     ) -> None: ...
 
     def read_count(self) -> int: ...
@@ -67,6 +71,10 @@ class XComEventSink(Protocol):
     def on_received(self, first_read: int, value: Any) -> None: ...
 
     def on_task_end(self, *, task_id: str, map_index: int, state: str, error: BaseException | None) -> None: ...
+
+    def on_internal_error(self, where: str, error: Exception) -> None: ...
+
+    def on_trigger_event(self, *, by: Instance, trigger: str, xcoms: dict[str, Any]) -> None: ...
 
 
 class _Interceptor:
@@ -83,6 +91,8 @@ class _Interceptor:
         with contextlib.ExitStack() as stack:
             stack.enter_context(patched(comms_class(), "send", self._wrap_send))
             stack.enter_context(patched(supervisor_class(), "start", self._wrap_start))
+            if "run_trigger_in_process" in vars(supervisor_class()):
+                stack.enter_context(patched(supervisor_class(), "run_trigger_in_process", self._wrap_trigger))
             stack.enter_context(patched(runtime_task_instance_class(), "xcom_pull", self._wrap_xcom_pull))
             for cls in xcom_arg_classes():
                 if "resolve" in cls.__dict__:
@@ -97,6 +107,7 @@ class _Interceptor:
         class RecordingXCom(backend):  # type: ignore[valid-type, misc]
             @classmethod
             def serialize_value(cls, value: Any, **kwargs: Any) -> Any:
+                value = as_real_time(value)  # a frozen clock's fake datetimes: production has real ones
                 stored = super().serialize_value(value, **kwargs)
                 where = (kwargs.get("task_id"), kwargs.get("map_index", -1), kwargs.get("key"))
                 interceptor._pushed_objects[where] = value
@@ -130,7 +141,10 @@ class _Interceptor:
             response = original(comms, msg)
             kind = message_type(msg)
             if kind in XCOM_MESSAGES:
-                interceptor.observe(comms_task_instance(comms), kind, msg, response)
+                try:
+                    interceptor.observe(comms_task_instance(comms), kind, msg, response)
+                except Exception as exc:  # the witness never raises into task code
+                    interceptor.sink.on_internal_error(f"recording {kind}", exc)
             return response
 
         return send
@@ -143,11 +157,43 @@ class _Interceptor:
             try:
                 result = start(cls, what=what, task=task, **kwargs)
             except BaseException as exc:
-                sink.on_task_end(task_id=what.task_id, map_index=what.map_index, state="failed", error=exc)
+                _guarded(
+                    sink,
+                    "a task's end",
+                    sink.on_task_end,
+                    task_id=what.task_id,
+                    map_index=what.map_index,
+                    state="failed",
+                    error=exc,
+                )
                 raise
             state = str(getattr(result.state, "value", result.state))
-            sink.on_task_end(task_id=what.task_id, map_index=what.map_index, state=state, error=result.error)
+            _guarded(
+                sink,
+                "a task's end",
+                sink.on_task_end,
+                task_id=what.task_id,
+                map_index=what.map_index,
+                state=state,
+                error=result.error,
+            )
             return result
+
+        return classmethod(wrapped)
+
+    def _wrap_trigger(self, original: Any) -> Any:
+        """``dag.test()`` runs a deferred task's trigger inline: note the XComs its event carries."""
+        sink = self.sink
+        run_trigger = original.__func__
+
+        def wrapped(cls: type, /, *, trigger: Any, ti: Any, **kwargs: Any) -> Any:
+            event = run_trigger(cls, trigger=trigger, ti=ti, **kwargs)
+            xcoms = getattr(event, "xcoms", None)
+            if xcoms:
+                by = (ti.task_id, ti.map_index, int(getattr(ti, "try_number", 1) or 1))
+                name = f"{type(trigger).__module__}.{type(trigger).__qualname__}"
+                _guarded(sink, "a trigger event", sink.on_trigger_event, by=by, trigger=name, xcoms=dict(xcoms))
+            return event
 
         return classmethod(wrapped)
 
@@ -156,12 +202,12 @@ class _Interceptor:
 
         def resolve(arg: Any, *args: Any, **kwargs: Any) -> Any:
             token = _read_context.set(("argument", True))
-            first = sink.read_count()
+            first = _guarded(sink, "a read", sink.read_count) or 0
             try:
                 value = original(arg, *args, **kwargs)
             finally:
                 _read_context.reset(token)
-            sink.on_received(first, value)
+            _guarded(sink, "an argument read", sink.on_received, first, value)
             return value
 
         return resolve
@@ -173,12 +219,12 @@ class _Interceptor:
             if _read_context.get() is not None:  # resolving an argument: Airflow's read, not the user's
                 return original(ti, task_ids, *args, **kwargs)
             token = _read_context.set(("explicit", task_ids is not None))
-            first = sink.read_count()
+            first = _guarded(sink, "a read", sink.read_count) or 0
             try:
                 value = original(ti, task_ids, *args, **kwargs)
             finally:
                 _read_context.reset(token)
-            sink.on_received(first, value)
+            _guarded(sink, "an xcom_pull", sink.on_received, first, value)
             return value
 
         return xcom_pull
@@ -226,13 +272,24 @@ class _Interceptor:
             return
         self.sink.on_read(
             by=by,
+            dag_id=msg.dag_id,
             task_id=msg.task_id,
             map_index=source_index,
             key=msg.key,
             found=found,
             kind=kind,
             task_ids_explicit=task_ids_given,
+            include_prior_dates=bool(getattr(msg, "include_prior_dates", False)),
         )
+
+
+def _guarded(sink: XComEventSink, where: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call into the sink; an exception there is the harness's own, reported, never raised."""
+    try:
+        return call(*args, **kwargs)
+    except Exception as exc:
+        sink.on_internal_error(f"recording {where}", exc)
+        return None
 
 
 @contextlib.contextmanager

@@ -66,3 +66,15 @@ def stored_row(backend: type, *, dag_id: str, run_id: str, task_id: str, key: st
     return backend._get_xcom_db_ref(  # type: ignore[attr-defined]
         key=key, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=map_index
     )
+
+
+class _StoredRow:
+    """What ``deserialize_value`` reads: an object whose ``value`` is the row's stored value."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def received_value(backend: type, stored: Any) -> Any:
+    """What a reader of a row holding ``stored`` receives: the backend's ``deserialize_value``."""
+    return backend.deserialize_value(_StoredRow(stored))  # type: ignore[attr-defined]

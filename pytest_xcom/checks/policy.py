@@ -28,7 +28,7 @@ class Policy:
         if self.max_size is not None:
             found.append(rules.MaxSize(self.max_size))
         if self.strict:
-            found += [rules.PlainJson(), rules.NoUnused(ignore_leaves=True), rules.NamedTaskIds()]
+            found += [rules.PlainJson(), rules.NoUnused(ignore_leaves=True, ignore_airflow=True), rules.NamedTaskIds()]
         return found
 
     def violations(self, run: XComRun) -> list[str]:

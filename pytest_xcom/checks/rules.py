@@ -61,7 +61,9 @@ class MaxSize(Rule):
         return parse_size(self.limit)
 
     def _measure(self, push: XComPush) -> int:
-        return push.stored_size if self.stored else push.size
+        # An unknown serialized size (Airflow's serializer refused the value) is not judged here:
+        # stored=True still checks what the backend stored.
+        return push.stored_size if self.stored else (push.size if push.size is not None else -1)
 
     def offenders(self, run: XComRun) -> list[XComPush]:
         """Standing pushes larger than the limit, largest first."""
@@ -137,10 +139,13 @@ class NoUnused(Rule):
 
     ``ignore_leaves``: a leaf task's return value has no task that could read it (it shows in the
     UI as the task's result); the strict policy lets it be, ``assert_no_unused()`` does not.
+    ``ignore_airflow``: XComs Airflow pushes itself (``skipmixin_key``, a branch's decision, the
+    whole dict ``multiple_outputs`` pushes beside its keys) are not the user's to stop pushing.
     """
 
     ignore: IgnoreEntry | tuple[IgnoreEntry, ...] | list[IgnoreEntry] = ()
     ignore_leaves: bool = False
+    ignore_airflow: bool = False
 
     def _entries(self, run: XComRun) -> list[IgnoreEntry]:
         # A tuple is a collection of entries (as in the API's ignore=()); a pair goes inside it.
@@ -148,6 +153,8 @@ class NoUnused(Rule):
         if self.ignore_leaves:
             upstream = {up for up, _down in run.dependencies}
             entries += [(task_id, "return_value") for task_id in run.task_ids if task_id not in upstream]
+        if self.ignore_airflow:
+            entries += sorted(run.airflow_xcoms)
         return entries
 
     def offenders(self, run: XComRun) -> list[XComPush]:
@@ -164,6 +171,12 @@ class NoUnused(Rule):
             "Stop pushing them (do_xcom_push=False, or return None), or mark them as expected with "
             f"ignore=[{pairs}] (task ids and keys work too)."
         )
+        own = sorted(run.airflow_xcoms & {(p.task_id, p.key) for p in offenders})
+        if own:
+            lines.append(
+                "Of these, Airflow pushes " + ", ".join(repr(pair) for pair in own) + " itself (a branch's "
+                "decision, skipmixin_key, or the whole dict of multiple_outputs): --xcom-strict exempts them."
+            )
         return "\n".join(lines)
 
 
@@ -184,5 +197,42 @@ class NamedTaskIds(Rule):
         lines.append(
             "Pass task_ids= explicitly: what xcom_pull() reads without it changed across Airflow "
             "versions (Airflow 3 reads the calling task's own XCom)."
+        )
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class RoundTrip(Rule):
+    """Every standing push (of ``task_id``) reaches readers equal to what the task pushed."""
+
+    task_id: str | None = None
+
+    def offenders(self, run: XComRun) -> list[XComPush]:
+        __tracebackhide__ = True
+        if self.task_id is not None:
+            run._check_task(self.task_id)
+        return [
+            p
+            for p in run.effective_pushes()
+            if (self.task_id is None or p.task_id == self.task_id) and not p.round_trips
+        ]
+
+    def message(self, run: XComRun, offenders: list[XComPush]) -> str:
+        lines = [
+            f"{len(offenders)} XCom(s) of DAG {run.dag_id!r} do not reach their readers as pushed "
+            f"(backend {run.backend!r}):"
+        ]
+        for p in offenders:
+            received = (
+                f"<unreadable: {p.value_error}>"
+                if p.value_error
+                else f"{short(p.value, 120)} ({type(p.value).__name__})"
+            )
+            lines.append(f"  {p.label}:")
+            lines.append(f"    pushed:   {short(p.pushed, 120)} ({p.type_name})")
+            lines.append(f"    received: {received}")
+        lines.append(
+            "A reader gets what the backend's deserialize_value makes of the stored row: it must hand back "
+            "the value itself, not a string, a path or a reference to it."
         )
         return "\n".join(lines)

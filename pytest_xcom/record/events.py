@@ -1,4 +1,9 @@
-"""The events of a run's XCom traffic: pushes, reads and deletes. Pure data: no Airflow."""
+"""The events of a run's XCom traffic: pushes, reads and deletes. Pure data: no Airflow.
+
+Every event carries ``seq``, its place in the run's one ordered log, and ``try_number``, the
+attempt of the task instance that caused it; "what stands at the end of the run" is derived from
+that order (see :meth:`XComRun.effective_pushes`).
+"""
 
 from __future__ import annotations
 
@@ -15,23 +20,41 @@ def instance_label(task_id: str, map_index: int | None) -> str:
 
 @dataclass(frozen=True)
 class XComPush:
-    """One XCom written by a task instance."""
+    """One XCom written by a task instance (or given by the test, or by a trigger event).
+
+    ``value`` is what a reader gets (the backend's ``deserialize_value`` of the stored row);
+    ``pushed`` is the object the task pushed. ``size`` is None when Airflow's serializer cannot
+    serialize ``pushed`` (the reason is in ``size_error``): the backend may still have stored it.
+    """
 
     task_id: str
     map_index: int
     key: str
     value: Any
-    size: int
+    size: int | None
     stored: Any
     stored_size: int
     offloaded: bool
     json_serializable: bool
     type_name: str = ""
     sha256: str = ""
+    pushed: Any = None
+    round_trips: bool = True
+    size_error: str | None = None
+    value_error: str | None = None
+    try_number: int = 1
+    given: bool = False
+    source: str = "task"
+    seq: int = 0
 
     @property
     def label(self) -> str:
         return f"{instance_label(self.task_id, self.map_index)} key {self.key!r}"
+
+    @property
+    def counted_size(self) -> int:
+        """``size`` for totals and rankings: 0 when the serialized size is unknown."""
+        return self.size if self.size is not None else 0
 
 
 @dataclass(frozen=True)
@@ -47,15 +70,40 @@ class XComPull:
     found: bool
     task_ids_explicit: bool = True
     received_type: str | None = None  # type of what the read handed to the task (None: lazy)
+    try_number: int = 1
+    source_dag_id: str = ""
+    include_prior_dates: bool = False
+    seq: int = 0
 
-    def reads(self, push: XComPush) -> bool:
-        """Whether this read found ``push`` (a read of every map index finds each of them)."""
+    def reads(self, push: XComPush, dag_id: str = "") -> bool:
+        """Whether this read found ``push`` of DAG ``dag_id`` (a read of every map index finds each).
+
+        A read of another DAG's XComs (``xcom_pull(dag_id=...)``) never reads this run's pushes.
+        """
         return (
             self.found
+            and (not dag_id or not self.source_dag_id or self.source_dag_id == dag_id)
             and self.source_task_id == push.task_id
             and self.key == push.key
             and self.source_map_index in (None, push.map_index)
         )
+
+
+@dataclass(frozen=True)
+class TriggerXComs:
+    """XComs a deferred task's trigger event carried (``TaskSuccessEvent(xcoms=...)``).
+
+    A triggerer pushes them server-side; ``dag.test()`` runs the trigger inline and hands only the
+    event's payload back to the task, so there ``pushed`` is False and no reader can find them.
+    """
+
+    task_id: str
+    map_index: int
+    trigger: str
+    xcoms: dict[str, Any]
+    pushed: bool = False
+    try_number: int = 1
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,3 +116,14 @@ class XComDelete:
     by_task_id: str | None = None
     by_map_index: int | None = None
     purged: bool = False
+    try_number: int = 1
+    seq: int = 0
+
+    def removes(self, push: XComPush) -> bool:
+        """Whether this delete removes ``push`` (a delete without a map index removes every index)."""
+        return (
+            self.task_id == push.task_id
+            and self.key == push.key
+            and self.map_index in (None, push.map_index)
+            and self.seq > push.seq
+        )

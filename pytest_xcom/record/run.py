@@ -11,64 +11,11 @@ from unittest.mock import ANY
 
 from pytest_xcom.checks import assertions, rules
 from pytest_xcom.errors import XComLookupError
-from pytest_xcom.record.events import RETURN_KEY, XComDelete, XComPull, XComPush, instance_label
+from pytest_xcom.record.events import RETURN_KEY, TriggerXComs, XComDelete, XComPull, XComPush, instance_label
 from pytest_xcom.record.manifest import build_manifest
+from pytest_xcom.record.views import Expansion, Pushes, describe_keys
 from pytest_xcom.reporting.text import text_report
 from pytest_xcom.sizes import SizeLike
-
-
-class Pushes(list[XComPush]):
-    """The XComs one task pushed: a list of :class:`XComPush` with a few helpers."""
-
-    def __init__(self, task_id: str, pushes: list[XComPush], mapped: bool) -> None:
-        super().__init__(pushes)
-        self.task_id = task_id
-        self.mapped = mapped
-
-    @property
-    def keys(self) -> set[str]:
-        return {push.key for push in self}
-
-    @property
-    def values(self) -> dict[str, Any]:
-        """key -> value; for a mapped task key -> list of values ordered by map_index."""
-        if not self.mapped:
-            return {push.key: push.value for push in self}
-        result: dict[str, list[Any]] = {}
-        for push in sorted(self, key=lambda p: p.map_index):
-            result.setdefault(push.key, []).append(push.value)
-        return result
-
-    def get(self, key: str = RETURN_KEY, map_index: int | None = None) -> XComPush:
-        """The single push of ``key`` (at ``map_index``); a clear error if absent or ambiguous."""
-        __tracebackhide__ = True
-        matches = [p for p in self if p.key == key and (map_index is None or p.map_index == map_index)]
-        if not matches:
-            where = f" at map_index={map_index}" if map_index is not None else ""
-            raise XComLookupError(
-                f"task {self.task_id!r} pushed no XCom with key {key!r}{where}; it pushed: {_describe_keys(self)}"
-            )
-        indexes = sorted({p.map_index for p in matches})
-        if len(indexes) > 1:
-            raise XComLookupError(
-                f"task {self.task_id!r} pushed key {key!r} at {len(indexes)} map indexes "
-                f"{indexes}; pass map_index= to pick one"
-            )
-        return matches[-1]  # a re-push overwrites: the last one is what the DB holds
-
-
-@dataclass(frozen=True)
-class Expansion:
-    """How a mapped task expanded."""
-
-    task_id: str
-    map_indexes: list[int]
-    values: list[Any]
-    states: list[str | None]
-
-    @property
-    def count(self) -> int:
-        return len(self.map_indexes)
 
 
 @dataclass
@@ -90,6 +37,10 @@ class XComRun:
     backend: str = "db"
     duration: float = 0.0
     policy_violations: list[str] = field(default_factory=list)
+    # (task_id, key) of XComs Airflow pushes itself (branch decisions, skipmixin_key, the whole
+    # dict of multiple_outputs): the strict policy does not blame the user for them.
+    airflow_xcoms: frozenset[tuple[str, str]] = frozenset()
+    trigger_xcoms: list[TriggerXComs] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -113,17 +64,46 @@ class XComRun:
         return task_id in self.mapped_task_ids
 
     def effective_pushes(self) -> list[XComPush]:
-        """The last push per (task, map index, key): what the metadata DB holds after the run."""
-        latest: dict[tuple[str, int, str], XComPush] = {}
-        for push in self.pushes:
-            latest[(push.task_id, push.map_index, push.key)] = push
-        deleted = {(d.task_id, d.map_index, d.key) for d in self.deletes}
-        return [p for k, p in latest.items() if k not in deleted and (k[0], None, k[2]) not in deleted]
+        """The XComs that stand at the end of the run, in push order: the last push per (task, map
+        index, key) that no later delete removed (what the metadata DB holds after the run)."""
+        standing: dict[tuple[str, int, str], XComPush] = {}
+        for event in self.events():
+            if isinstance(event, XComPush):
+                standing[(event.task_id, event.map_index, event.key)] = event
+            elif isinstance(event, XComDelete):
+                for where, push in list(standing.items()):
+                    if event.removes(push):
+                        del standing[where]
+        return sorted(standing.values(), key=lambda p: p.seq)
 
-    def pushed_by(self, task_id: str, *, map_index: int | None = None) -> Pushes:
+    def events(self) -> list[XComPush | XComPull | XComDelete]:
+        """Every push, read and delete of every attempt, in the order they happened."""
+        merged: list[XComPush | XComPull | XComDelete] = [*self.pushes, *self.pulls, *self.deletes]
+        return sorted(merged, key=lambda event: event.seq)
+
+    def history(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None
+    ) -> list[XComPush | XComDelete]:
+        """That XCom's pushes and deletes, in order, across every attempt (``try_number`` on each)."""
         __tracebackhide__ = True
         self._check_task(task_id)
-        pushes = [p for p in self.pushes if p.task_id == task_id and (map_index is None or p.map_index == map_index)]
+        found: list[XComPush | XComDelete] = []
+        for event in self.events():
+            if isinstance(event, XComPull) or event.task_id != task_id or event.key != key:
+                continue
+            if map_index is None or event.map_index in (None, map_index):
+                found.append(event)
+        return found
+
+    def pushed_by(self, task_id: str, *, map_index: int | None = None) -> Pushes:
+        """The XComs that task stands with at the end of the run (every map index when None)."""
+        __tracebackhide__ = True
+        self._check_task(task_id)
+        pushes = [
+            p
+            for p in self.effective_pushes()
+            if p.task_id == task_id and (map_index is None or p.map_index == map_index)
+        ]
         return Pushes(task_id, pushes, mapped=task_id in self.mapped_task_ids)
 
     def pulled_by(self, task_id: str, *, map_index: int | None = None) -> list[XComPull]:
@@ -132,11 +112,18 @@ class XComRun:
         return [p for p in self.pulls if p.task_id == task_id and (map_index is None or p.map_index == map_index)]
 
     def _reads_of(self, task_id: str, key: str) -> list[XComPull]:
-        return [p for p in self.pulls if p.found and p.source_task_id == task_id and p.key == key]
+        return [
+            p
+            for p in self.pulls
+            if p.found
+            and p.source_task_id == task_id
+            and p.key == key
+            and (not p.source_dag_id or p.source_dag_id == self.dag_id)
+        ]
 
     def reads_of(self, push: XComPush) -> list[XComPull]:
         """Every read that found ``push``."""
-        return [pull for pull in self.pulls if pull.reads(push)]
+        return [pull for pull in self.pulls if pull.reads(push, self.dag_id)]
 
     def readers(self, push: XComPush) -> list[str]:
         """Sorted labels (``task`` / ``task[i]``) of the task instances that read ``push``."""
@@ -185,7 +172,7 @@ class XComRun:
             where = f" at map_index={map_index}" if map_index is not None else ""
             raise XComLookupError(
                 f"task {task_id!r} pushed no XCom with key {key!r}{where}; "
-                f"it pushed: {_describe_keys(self.pushed_by(task_id))}"
+                f"it pushed: {describe_keys(self.pushed_by(task_id))}"
             )
         return found
 
@@ -200,7 +187,15 @@ class XComRun:
     def size(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> int:
         """Serialized bytes (summed over map indexes for a mapped task with map_index=None)."""
         __tracebackhide__ = True
-        return sum(p.size for p in self._select(task_id, key, map_index))
+        found = self._select(task_id, key, map_index)
+        unknown = [p for p in found if p.size is None]
+        if unknown:
+            raise XComLookupError(
+                f"the serialized size of {unknown[0].label} is unknown: Airflow's serializer cannot "
+                f"serialize it ({unknown[0].size_error}); your backend stored it anyway. "
+                "Use stored_size() for what the metadata DB holds."
+            )
+        return sum(p.size or 0 for p in found)
 
     def stored_size(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> int:
         """Bytes the metadata DB row holds (summed over map indexes when map_index=None)."""
@@ -290,20 +285,32 @@ class XComRun:
         __tracebackhide__ = True
         assertions.assert_storage(self, task_id, key, map_index=map_index, offloaded=False)
 
+    def assert_round_trip(self, *, task_id: str | None = None) -> None:
+        """Every standing XCom (of that task) reaches its readers equal to what was pushed."""
+        __tracebackhide__ = True
+        rules.RoundTrip(task_id=task_id).check(self)
+
     def to_dict(self, *, value_limit: int = 200) -> dict[str, Any]:
         """A JSON-ready copy for moving runs between processes (xdist) and into reports.
 
         Values are replaced by a repr cut at ``value_limit`` characters: reports show them,
-        nobody compares them.
+        nobody compares them. Nothing is deep-copied: a value need not be copyable.
         """
-        data = dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["logical_date"] = self.logical_date.isoformat() if self.logical_date else None
         data["mapped_task_ids"] = sorted(self.mapped_task_ids)
         data["task_ids"] = list(self.task_ids)
         data["dependencies"] = [list(edge) for edge in self.dependencies]
-        for push in data["pushes"]:
-            push["value"] = _cut(repr(push["value"]), value_limit)
-            push["stored"] = _cut(repr(push["stored"]), value_limit)
+        data["airflow_xcoms"] = sorted(list(pair) for pair in self.airflow_xcoms)
+        data["pushes"] = [_push_dict(push, value_limit) for push in self.pushes]
+        data["pulls"] = [dataclasses.asdict(pull) for pull in self.pulls]
+        data["deletes"] = [dataclasses.asdict(delete) for delete in self.deletes]
+        data["trigger_xcoms"] = [
+            {**dataclasses.asdict(event), "xcoms": {k: _repr(v, value_limit) for k, v in event.xcoms.items()}}
+            for event in self.trigger_xcoms
+        ]
+        data["failures"] = dict(self.failures)
+        data["policy_violations"] = list(self.policy_violations)
         return data
 
     @classmethod
@@ -313,9 +320,11 @@ class XComRun:
         fields["mapped_task_ids"] = frozenset(data["mapped_task_ids"])
         fields["task_ids"] = tuple(data["task_ids"])
         fields["dependencies"] = tuple(tuple(edge) for edge in data.get("dependencies", ()))
+        fields["airflow_xcoms"] = frozenset(tuple(pair) for pair in data.get("airflow_xcoms", ()))
         fields["pushes"] = [XComPush(**p) for p in data["pushes"]]
         fields["pulls"] = [XComPull(**p) for p in data["pulls"]]
         fields["deletes"] = [XComDelete(**d) for d in data["deletes"]]
+        fields["trigger_xcoms"] = [TriggerXComs(**t) for t in data.get("trigger_xcoms", ())]
         return cls(**fields)
 
     def __repr__(self) -> str:
@@ -329,14 +338,15 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _describe_keys(pushes: list[XComPush]) -> str:
-    if not pushes:
-        return "nothing"
-    by_key: dict[str, list[int]] = {}
-    for push in pushes:
-        by_key.setdefault(push.key, []).append(push.map_index)
-    parts = []
-    for key, indexes in sorted(by_key.items()):
-        mapped = [i for i in indexes if i >= 0]
-        parts.append(f"{key!r} (map indexes {sorted(set(mapped))})" if mapped else repr(key))
-    return ", ".join(parts)
+def _repr(value: Any, limit: int) -> str:
+    try:
+        return _cut(repr(value), limit)
+    except Exception as exc:  # a user's __repr__ may raise: the report shows that instead
+        return f"<repr failed: {type(exc).__name__}: {exc}>"[:limit]
+
+
+def _push_dict(push: XComPush, limit: int) -> dict[str, Any]:
+    data = {f.name: getattr(push, f.name) for f in dataclasses.fields(push)}
+    for name in ("value", "stored", "pushed"):
+        data[name] = _repr(data[name], limit)
+    return data

@@ -1,37 +1,169 @@
-"""Loading DAG objects from DAG files, with errors that say what went wrong and where."""
+"""Loading DAG objects from DAG files, with errors that say what went wrong and where.
+
+A DAG file imports its neighbours as from the root of a DAG bundle: its folder goes on
+``sys.path``. ``DagFiles`` keeps what that changes in this process to the test that loaded the
+file: neighbours of one folder never stand in for another folder's, and at the end of the test the
+folders leave ``sys.path`` and the modules imported from them leave ``sys.modules``.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
+import os
 import sys
 import traceback
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pytest_xcom import _airflow
 from pytest_xcom.errors import DagFileError
 
 
-def load_dag(path: str | Path, dag_id: str | None = None) -> tuple[Any, list[str]]:
-    """Import ``path`` and return (the DAG, the sys.path entries added for it)."""
-    file = Path(path).expanduser().resolve()
-    if not file.is_file():
-        where = "is a directory, not a file" if file.is_dir() else "does not exist"
-        raise DagFileError(f"DAG file {str(path)!r} {where} (resolved to {file})")
-    module_name = "pytest_xcom_dagfile_" + hashlib.sha1(str(file).encode()).hexdigest()[:12]
-    added: list[str] = []
-    # DAG files import their neighbours, as they would from the root of a DAG bundle.
-    if str(file.parent) not in sys.path:
-        sys.path.insert(0, str(file.parent))
-        added.append(str(file.parent))
+class DagFiles:
+    """The DAG files one test loaded, and what loading them changed in this process."""
+
+    def __init__(self) -> None:
+        self._entries: list[str] = []  # sys.path entries inserted, each removed once at close
+        self._owned: list[str] = []  # folders this harness put on sys.path: their modules are its own
+        self._dag_modules: dict[str, ModuleType] = {}  # the DAG files' modules, by name
+
+    def load(self, path: str | Path, dag_id: str | None = None) -> Any:
+        """Import the DAG file at ``path`` and return its DAG (``dag_id`` picks one of several).
+
+        A file that cannot be used raises ``DagFileError`` and leaves nothing behind: neither its
+        folder on ``sys.path`` nor the neighbour modules it imported.
+        """
+        file = Path(path).expanduser().resolve()
+        if not file.is_file():
+            where = "is a directory, not a file" if file.is_dir() else "does not exist"
+            raise DagFileError(f"DAG file {str(path)!r} {where} (resolved to {file})")
+        folder = str(file.parent)
+        module_name = "pytest_xcom_dagfile_" + hashlib.sha1(str(file).encode()).hexdigest()[:12]
+        inserted = self._put_first(folder)
+        # Another loaded folder's modules that this folder's own would shadow must not be reused.
+        shadowed = {
+            name: module
+            for other in self._owned
+            if other != folder
+            for name, module in _modules_from(other).items()
+            if _provides(folder, name.partition(".")[0])
+        }
+        for name in shadowed:
+            sys.modules.pop(name, None)
+        before = set(sys.modules)
+        try:
+            module, dags = _airflow.import_dag_file(str(file), module_name)
+            dag = _pick(dags, dag_id, path)
+        except BaseException as exc:
+            self._roll_back(folder, inserted, before, module_name, shadowed)
+            if not isinstance(exc, Exception) or isinstance(exc, DagFileError):
+                raise
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-3))
+            raise DagFileError(f"could not import DAG file {str(path)!r}: {type(exc).__name__}: {exc}\n{tb}") from exc
+        self._dag_modules[module_name] = module
+        return dag
+
+    def close(self) -> None:
+        """Take the loaded folders off ``sys.path`` and what was imported from them out of ``sys.modules``."""
+        for entry in self._entries:
+            if entry in sys.path:
+                sys.path.remove(entry)
+        for folder in self._owned:
+            for name in _modules_from(folder):
+                sys.modules.pop(name, None)
+        for name, module in self._dag_modules.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+        self._entries.clear()
+        self._owned.clear()
+        self._dag_modules.clear()
+
+    def _put_first(self, folder: str) -> bool:
+        """Make ``folder`` the first place imports look; whether a new entry was inserted for it."""
+        if folder in self._owned:  # loaded before in this test: to the front again
+            if folder in sys.path:
+                sys.path.remove(folder)
+            sys.path.insert(0, folder)
+            return False
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+            self._entries.append(folder)
+            self._owned.append(folder)
+            return True
+        # The user's own entry (the test's folder, say): left where it is, unless a folder loaded
+        # earlier stands in front of it; then a second entry goes first, for this test only.
+        first = sys.path.index(folder)
+        if any(entry in self._owned for entry in sys.path[:first]):
+            sys.path.insert(0, folder)
+            self._entries.append(folder)
+            return True
+        return False
+
+    def _roll_back(
+        self, folder: str, inserted: bool, before: set[str], module_name: str, shadowed: dict[str, ModuleType]
+    ) -> None:
+        """Undo what one failed ``load`` did."""
+        if inserted:
+            if folder in sys.path:
+                sys.path.remove(folder)
+            self._entries.remove(folder)
+            if folder in self._owned:
+                self._owned.remove(folder)
+        for name in _modules_from(folder):
+            if name not in before:  # half-imported neighbours of the file that failed
+                sys.modules.pop(name, None)
+        sys.modules.pop(module_name, None)
+        for name, module in shadowed.items():
+            sys.modules.setdefault(name, module)
+
+
+def _modules_from(folder: str) -> dict[str, ModuleType]:
+    """The modules in ``sys.modules`` imported through ``folder`` as a ``sys.path`` entry.
+
+    A module counts when its name is its file's path under the folder (``helpers`` for
+    ``<folder>/helpers.py``, ``pkg.sub`` for ``<folder>/pkg/sub.py``): a module that lives in the
+    folder but was imported under another name, through another entry, is someone else's.
+    """
+    prefix = os.path.join(folder, "")
+    found: dict[str, ModuleType] = {}
+    for name, module in list(sys.modules.items()):
+        if not isinstance(module, ModuleType):
+            continue
+        try:
+            file = getattr(module, "__file__", None)
+        except Exception:  # a lazy module that imports on attribute access
+            continue
+        if isinstance(file, str):
+            if file.startswith(prefix) and _name_of(file[len(prefix) :]) == name:
+                found[name] = module
+        elif _namespace_package_in(module, prefix, name):
+            found[name] = module
+    return found
+
+
+def _name_of(relative_file: str) -> str:
+    """The module name a file has when imported through the folder it is relative to."""
+    *packages, filename = Path(relative_file).parts
+    stem = filename.partition(".")[0]  # helpers.py, helpers.cpython-311-x86_64-linux-gnu.so
+    return ".".join(packages if stem == "__init__" else [*packages, stem])
+
+
+def _namespace_package_in(module: ModuleType, prefix: str, name: str) -> bool:
     try:
-        _module, dags = _airflow.import_dag_file(str(file), module_name)
-    except Exception as exc:
-        for entry in added:
-            sys.path.remove(entry)
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-3))
-        raise DagFileError(f"could not import DAG file {str(path)!r}: {type(exc).__name__}: {exc}\n{tb}") from exc
-    return _pick(dags, dag_id, path), added
+        locations = list(getattr(module, "__path__", None) or ())
+    except Exception:
+        return False
+    return os.path.join(prefix, *name.split(".")) in locations
+
+
+def _provides(folder: str, top_level: str) -> bool:
+    """Whether importing ``top_level`` through ``folder`` finds a module or package there."""
+    try:
+        return importlib.machinery.PathFinder.find_spec(top_level, [folder]) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _pick(dags: list[Any], dag_id: str | None, path: str | Path) -> Any:

@@ -7,6 +7,8 @@ import json
 import math
 from typing import Any
 
+from pytest_xcom import _airflow
+
 _PLAIN_SCALARS = (str, int, bool, type(None))
 _UNORDERED = ("builtins.set", "builtins.frozenset")
 
@@ -60,3 +62,36 @@ def size_and_sha256(payload: Any) -> tuple[int, str]:
     """
     text = json.dumps(_canonical(payload), sort_keys=True).encode("ascii")
     return len(text), hashlib.sha256(text).hexdigest()
+
+
+def _guarded_plain_json(value: Any) -> bool:
+    try:
+        return is_plain_json(value)
+    except Exception:  # a user's __eq__ or __iter__ may raise: not plain JSON then
+        return False
+
+
+def measure_push(pushed: Any, stored: Any, *, payload_is_stored: bool) -> dict[str, Any]:
+    """Size, hash, storage and JSON facts of one push, measured without ever raising.
+
+    ``size`` is the value serialized the way Airflow serializes XComs (serde, then JSON). With
+    Airflow's own backend that is exactly what was stored; with a custom backend the pushed object
+    is serialized once more here, guarded: when Airflow's serializer cannot serialize it (a type
+    only the backend knows), ``size`` is None and ``size_error`` says why.
+    """
+
+    facts: dict[str, Any] = {"json_serializable": _guarded_plain_json(pushed), "size_error": None}
+    stored_size, stored_sha = size_and_sha256(stored)
+    if payload_is_stored:
+        facts.update(size=stored_size, sha256=stored_sha, stored_size=stored_size, offloaded=False)
+        return facts
+    try:
+        payload = _airflow.serialize_payload(pushed)
+        size, sha256 = size_and_sha256(payload)
+        payload_known = True
+    except Exception as exc:  # Airflow's serializer refuses it; the backend stored it anyway
+        size, sha256, payload_known = None, stored_sha, False
+        facts["size_error"] = f"{type(exc).__name__}: {exc}"
+    offloaded = payload_known and stored != payload
+    facts.update(size=size, sha256=sha256, stored_size=stored_size, offloaded=offloaded)
+    return facts

@@ -9,29 +9,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import traceback
 from collections.abc import Iterator
 from typing import Any
 
 from pytest_xcom import _airflow
-from pytest_xcom.record.events import XComDelete, XComPull, XComPush
-from pytest_xcom.recording.measure import is_plain_json, size_and_sha256
-from pytest_xcom.sizes import json_size
+from pytest_xcom.record.events import TriggerXComs, XComDelete, XComPull, XComPush
+from pytest_xcom.recording.measure import measure_push
 
-Instance = tuple[str, int]
+Instance = tuple[str, int, int]
 
 
 class Recorder:
-    """Collects the XCom events of one DAG run."""
+    """Collects the XCom events of one DAG run, in one ordered log (``seq`` on every event)."""
 
     def __init__(self, backend: type) -> None:
         self.backend = backend
         self.pushes: list[XComPush] = []
         self.pulls: list[XComPull] = []
         self.deletes: list[XComDelete] = []
-        self.failures: dict[Instance, str] = {}
-        # The default backend stores exactly the serde payload: no second serialization needed.
+        self.failures: dict[tuple[str, int], str] = {}
+        self.internal_errors: list[str] = []
+        self.trigger_xcoms: list[TriggerXComs] = []
+        self._seq = itertools.count(1)
+        # The default backend stores exactly the serde payload: no second serialization needed,
+        # and reading a row back is serde's deserialize, which touches nothing outside the process.
         base = _airflow.base_xcom_class()
         self._stores_payload = backend.serialize_value is base.serialize_value  # type: ignore[attr-defined]
 
@@ -43,27 +47,26 @@ class Recorder:
     # -- the XComEventSink ----------------------------------------------------------------------
 
     def on_push(self, *, by: Instance, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None:
-        if pushed is _airflow.NOT_SEEN or self._stores_payload:
-            payload = stored
-        else:
-            payload = _airflow.serialize_payload(pushed)
-        value = _airflow.deserialize_payload(payload)
-        original = value if pushed is _airflow.NOT_SEEN else pushed
-        size, sha256 = size_and_sha256(payload)
-        offloaded = stored is not payload and stored != payload
+        seen = pushed is not _airflow.NOT_SEEN
+        measured = measure_push(pushed if seen else None, stored, payload_is_stored=self._stores_payload or not seen)
+        value, value_error = (None, None)
+        if self._stores_payload:
+            value, value_error = _read_back(self.backend, stored)
+        original = pushed if seen else value
         self.pushes.append(
             XComPush(
                 task_id=task_id,
                 map_index=map_index,
                 key=key,
                 value=value,
-                size=size,
+                pushed=original,
+                round_trips=value_error is None and _equal(value, original),
+                value_error=value_error,
                 stored=stored,
-                stored_size=json_size(stored) if offloaded else size,
-                offloaded=offloaded,
-                json_serializable=is_plain_json(original),
                 type_name=type(original).__name__,
-                sha256=sha256,
+                try_number=by[2] if by[0] == task_id else 1,
+                seq=next(self._seq),
+                **measured,
             )
         )
 
@@ -73,9 +76,11 @@ class Recorder:
                 task_id=task_id,
                 map_index=map_index,
                 key=key,
-                by_task_id=by[0],
+                by_task_id=by[0] or None,
                 by_map_index=by[1],
                 purged=purged,
+                try_number=by[2],
+                seq=next(self._seq),
             )
         )
 
@@ -83,12 +88,14 @@ class Recorder:
         self,
         *,
         by: Instance,
+        dag_id: str,
         task_id: str,
         map_index: int | None,
         key: str,
         found: bool,
         kind: str,
         task_ids_explicit: bool,
+        include_prior_dates: bool,
     ) -> None:
         self.pulls.append(
             XComPull(
@@ -100,6 +107,10 @@ class Recorder:
                 kind=kind,
                 found=found,
                 task_ids_explicit=task_ids_explicit,
+                try_number=by[2],
+                source_dag_id=dag_id,
+                include_prior_dates=include_prior_dates,
+                seq=next(self._seq),
             )
         )
 
@@ -123,6 +134,66 @@ class Recorder:
             self.failures[where] = format_task_exception(error)
         elif state == "success":
             self.failures.pop(where, None)  # an earlier try failed, this one did not
+
+    def on_trigger_event(self, *, by: Instance, trigger: str, xcoms: dict[str, Any]) -> None:
+        self.trigger_xcoms.append(
+            TriggerXComs(
+                task_id=by[0], map_index=by[1], trigger=trigger, xcoms=xcoms, try_number=by[2], seq=next(self._seq)
+            )
+        )
+
+    def on_internal_error(self, where: str, error: Exception) -> None:
+        self.internal_errors.append(f"{where}: {''.join(traceback.format_exception(error)).rstrip()}")
+
+    # -- after the run ---------------------------------------------------------------------------
+
+    def read_back_values(self) -> None:
+        """Fill in what readers get for pushes of a custom backend: its ``deserialize_value`` of the
+        stored row, called once per standing push after the run (never inside task code, so it
+        cannot change a task's outcome). A push replaced or deleted during the run is not read back.
+        """
+        if self._stores_payload:
+            return
+        standing = {id(push) for push in _standing(self.pushes, self.deletes)}
+        for index, push in enumerate(self.pushes):
+            if id(push) in standing:
+                value, error = _read_back(self.backend, push.stored)
+            else:
+                value, error = None, "replaced or deleted during the run before pytest-xcom read it back"
+            self.pushes[index] = dataclasses.replace(
+                push,
+                value=value,
+                value_error=error,
+                round_trips=error is None and _equal(value, push.pushed),
+            )
+
+
+def _standing(pushes: list[XComPush], deletes: list[XComDelete]) -> list[XComPush]:
+    latest: dict[tuple[str, int, str], XComPush] = {}
+    for push in pushes:
+        latest[(push.task_id, push.map_index, push.key)] = push
+    return [p for p in latest.values() if not any(d.removes(p) for d in deletes)]
+
+
+def _read_back(backend: type, stored: Any) -> tuple[Any, str | None]:
+    try:
+        # Under a frozen clock Airflow's deserializer builds freezegun's fake datetimes; production
+        # readers get real ones.
+        return _airflow.as_real_time(_airflow.received_value(backend, stored)), None
+    except Exception as exc:  # the backend's own error is what a reader would have met
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _equal(received: Any, pushed: Any) -> bool:
+    """``received == pushed`` for any two objects: False when the comparison raises or is ambiguous."""
+    try:
+        result = received == pushed
+        if isinstance(result, bool):
+            return result and type(received) is type(pushed)
+        equals = getattr(received, "equals", None)  # DataFrame-like objects compare element-wise
+        return bool(equals(pushed)) if callable(equals) else False
+    except Exception:
+        return False
 
 
 _HARNESS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")

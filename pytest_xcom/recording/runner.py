@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_xcom import _airflow
-from pytest_xcom.errors import DagRunError, XComTypeError, XComValueError
+from pytest_xcom.errors import DagRunError, RecordingError, XComTypeError, XComValueError
 from pytest_xcom.isolation.env import environ_restored
 from pytest_xcom.record.events import instance_label
 from pytest_xcom.record.run import XComRun
@@ -99,6 +99,14 @@ def run_dag(
             dag_run = _airflow.run_dag_test(dag, logical_date=date, conf=conf)
     except Exception as exc:
         raise DagRunError(f"DAG {dag.dag_id!r} could not run: {type(exc).__name__}: {exc}") from exc
+    recorder.read_back_values()
+    if recorder.internal_errors:
+        # The run itself went as Airflow decided; only the record is incomplete. Say so loudly.
+        raise RecordingError(
+            f"pytest-xcom could not record DAG {dag.dag_id!r} completely (the tasks were not affected); "
+            "this is a bug in pytest-xcom, please report it with this message:\n\n"
+            + "\n\n".join(recorder.internal_errors)
+        )
     _freeze_long_lived_objects()
     duration = time.perf_counter() - started
     return _build_run(dag, dag_run, recorder, date, duration, backend_name)
@@ -154,4 +162,6 @@ def _build_run(
         ),
         backend=backend_name,
         duration=duration,
+        airflow_xcoms=_airflow.airflow_pushed_xcoms(dag),
+        trigger_xcoms=recorder.trigger_xcoms,
     )

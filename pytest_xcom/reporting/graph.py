@@ -76,7 +76,7 @@ def xcom_edges(run: XComRun) -> list[Edge]:
                 for p in pushed.get((source, key), [])
                 if indexes is None or source not in run.mapped_task_ids or p.map_index in indexes
             ]
-            keys[key] = (sum(p.size for p in matching), any(p.offloaded for p in matching))
+            keys[key] = (sum(p.counted_size for p in matching), any(p.offloaded for p in matching))
         edges.append(Edge(source, target, keys))
     return edges
 
@@ -157,7 +157,7 @@ def layout(run: XComRun) -> tuple[dict[str, Box], list[Route], float, float]:
     layer = layers(nodes, edges, run.dependencies)
     out_bytes: dict[str, int] = {}
     for push in run.effective_pushes():
-        out_bytes[push.task_id] = out_bytes.get(push.task_id, 0) + push.size
+        out_bytes[push.task_id] = out_bytes.get(push.task_id, 0) + push.counted_size
     columns: list[list[Box]] = [[] for _ in range(max(layer.values(), default=0) + 1)]
     boxes: dict[str, Box] = {}
     for i, task_id in enumerate(nodes):

@@ -46,7 +46,7 @@ def render_run(number: int, test_id: str, run: XComRun) -> str:
                 f'<code class="value">{e(_preview.repr(p.value))}</code>',
             ]
         )
-    total = sum(p.size for p in pushes)
+    total = sum(p.counted_size for p in pushes)
     state_css = "ok" if run.state == "success" else "failed" if run.state == "failed" else "other"
     parts = [
         f'<section class="run" id="run-{number}">',
@@ -100,10 +100,10 @@ def render_summary(entries: list[tuple[str, XComRun]]) -> str:
         for n, (_, run), pushes in zip(range(1, len(entries) + 1), entries, effective, strict=True)
         for p in pushes
     ]
-    total = sum(p.size for *_, p in everything)
+    total = sum(p.counted_size for *_, p in everything)
     stored = sum(p.stored_size for *_, p in everything)
     failed = sum(1 for _, run in entries if run.state != "success")
-    largest = sorted(everything, key=lambda item: -item[2].size)[:5]
+    largest = sorted(everything, key=lambda item: -item[2].counted_size)[:5]
     parts = [
         '<section class="summary">',
         f'<p class="totals"><b>{len(entries)}</b> run(s) \u00b7 <b>{len(everything)}</b> XCom(s) \u00b7 '
@@ -122,7 +122,7 @@ def render_summary(entries: list[tuple[str, XComRun]]) -> str:
                     f"<code>{e(run.dag_id)}</code>",
                     e(run.state),
                     str(len(pushes)),
-                    e(human(sum(p.size for p in pushes))),
+                    e(human(sum(p.counted_size for p in pushes))),
                 ]
                 for n, (test_id, run), pushes in zip(range(1, len(entries) + 1), entries, effective, strict=True)
             ],

@@ -24,13 +24,13 @@ class Collected:
 
 
 def _total(run: XComRun) -> int:
-    return sum(p.size for p in run.effective_pushes())
+    return sum(p.counted_size for p in run.effective_pushes())
 
 
 def summary_lines(collected: Collected) -> list[str]:
     entries = collected.entries
     pushes = [(nodeid, run, push) for nodeid, run in entries for push in run.effective_pushes()]
-    total = sum(push.size for _, _, push in pushes)
+    total = sum(push.counted_size for _, _, push in pushes)
     failed = sum(1 for _, run in entries if not run.succeeded)
     lines = [
         f"{len(entries)} DAG run(s) in {len({n for n, _ in entries})} test(s): {len(pushes)} XCom(s), "
@@ -41,7 +41,7 @@ def summary_lines(collected: Collected) -> list[str]:
         lines.append(f"  {human(_total(run)):>10}  {run.dag_id} ({len(run.effective_pushes())} XComs)  {nodeid}")
     if pushes:
         lines.append("Largest XComs:")
-        for nodeid, run, push in sorted(pushes, key=lambda e: e[2].size, reverse=True)[:TOP]:
+        for nodeid, run, push in sorted(pushes, key=lambda e: e[2].counted_size, reverse=True)[:TOP]:
             offloaded = ", offloaded" if push.offloaded else ""
             where = instance_label(push.task_id, push.map_index)
             lines.append(f"  {human(push.size):>10}  {run.dag_id}.{where} {push.key!r}{offloaded}  {nodeid}")

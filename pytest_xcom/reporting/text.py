@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pytest_xcom.record.events import instance_label
 from pytest_xcom.sizes import human
 
 if TYPE_CHECKING:
@@ -13,14 +14,20 @@ if TYPE_CHECKING:
 def text_report(run: XComRun) -> str:
     """A table of pushes (task, map index, key, size, offloaded) and, under each, who read it."""
     pushes = run.ordered_pushes()
-    total = sum(p.size for p in pushes)
+    total = sum(p.counted_size for p in pushes)
     lines = [
         f"XCom report for DAG {run.dag_id!r}, run {run.run_id} ({run.state}): "
         f"{len(pushes)} XCom(s), {human(total)}, {len(run.pulls)} read(s), backend {run.backend!r}"
     ]
+    notes = [
+        f"  note: the trigger of {instance_label(t.task_id, t.map_index)} carried XCom(s) "
+        f"{', '.join(repr(k) for k in sorted(t.xcoms))}, which dag.test() does not push (a triggerer would)"
+        for t in run.trigger_xcoms
+        if not t.pushed
+    ]
     if not pushes:
         lines.append("  (no XComs pushed)")
-        return "\n".join(lines)
+        return "\n".join([*lines, *notes])
     rows = [("task", "map", "key", "size", "stored", "offloaded")]
     for p in pushes:
         rows.append(
@@ -43,4 +50,4 @@ def text_report(run: XComRun) -> str:
         lines.append(fmt(row))
         consumers = run.readers(push)
         lines.append("      -> read by: " + (", ".join(consumers) if consumers else "(nobody)"))
-    return "\n".join(lines)
+    return "\n".join([*lines, *notes])
