@@ -1,7 +1,8 @@
 """Bad input gets a clear, specific error and loses nothing: one test per case.
 
 Each ``CASES`` entry is one row of the README's "Bad input" table (checked by the last test):
-id -> (user test source, extra pytest args, lines the output must contain).
+id -> (user test source, extra pytest args, lines the output must contain). Cases tested in other
+modules carry ``@pytest.mark.bad_input("case-id")`` and have their row too.
 """
 
 import re
@@ -526,9 +527,19 @@ def test_bad_input(user_tests, case):
         result.stdout.fnmatch_lines(expected)
 
 
+def _marked_cases() -> list[str]:
+    """Cases tested elsewhere, each by a test marked ``@pytest.mark.bad_input("case-id")``."""
+    found = []
+    for module in Path(__file__).parent.glob("test_*.py"):
+        found += re.findall(r"@pytest\.mark\.bad_input\(\"([a-z0-9-]+)\"\)", module.read_text())
+    return found
+
+
 def test_readme_table_matches_these_cases_one_to_one():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     section = readme.split("## Bad input", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M)
-    assert sorted(rows) == sorted(CASES), "README bad-input table and tests/test_bad_input.py disagree"
+    cases = [*CASES, *_marked_cases()]
+    assert len(cases) == len(set(cases)), "a bad-input case is tested twice"
+    assert sorted(rows) == sorted(cases), "README bad-input table and the tests disagree"
     assert len(CASES) >= 25
