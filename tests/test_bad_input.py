@@ -2,7 +2,7 @@
 
 Each ``CASES`` entry is one row of the README's "Bad input" table (checked by the last test):
 id -> (user test source, extra pytest args, lines the output must contain). Cases tested in other
-modules carry ``@pytest.mark.bad_input("case-id")`` and have their row too.
+modules carry the ``bad_input`` marker with their case id, and have their row too.
 """
 
 import re
@@ -528,7 +528,7 @@ def test_bad_input(user_tests, case):
 
 
 def _marked_cases() -> list[str]:
-    """Cases tested elsewhere, each by a test marked ``@pytest.mark.bad_input("case-id")``."""
+    """Cases tested elsewhere, each by a test carrying the bad_input marker with its case id."""
     found = []
     for module in Path(__file__).parent.glob("test_*.py"):
         found += re.findall(r"@pytest\.mark\.bad_input\(\"([a-z0-9-]+)\"\)", module.read_text())
