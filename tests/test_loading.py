@@ -2,6 +2,8 @@
 
 import textwrap
 
+import pytest
+
 
 def test_dag_file_outside_any_dags_folder(user_tests, pytester):
     pytester.mkdir("elsewhere")
@@ -94,3 +96,44 @@ def test_unusable_dag_files_give_clear_errors(user_tests, pytester):
             "*ERROR . => DAG file '.' is a directory, not a file (resolved to *)",
         ]
     )
+
+
+@pytest.mark.bad_input("dag-file-calls-sys-exit")
+def test_a_dag_file_that_exits_at_import_is_a_clear_error_and_leaves_nothing_behind(user_tests):
+    result = user_tests(
+        """
+        import sys
+        import pytest
+        from pytest_xcom import DagFileError
+
+        def test_case(xcom, tmp_path):
+            (tmp_path / "quits.py").write_text("import sys\\nsys.exit(2)\\n")
+            before = list(sys.path)
+            with pytest.raises(DagFileError) as info:
+                xcom.load_dag(tmp_path / "quits.py")
+            assert sys.path == before
+            print("MESSAGE", info.value)
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*MESSAGE DAG file '*quits.py' called sys.exit(2) while it was imported: *"])
+
+
+@pytest.mark.bad_input("yaml-file-as-dag-file")
+def test_a_yaml_file_is_not_a_dag_file(user_tests):
+    result = user_tests(
+        """
+        import pytest
+        from pytest_xcom import DagFileError
+
+        def test_case(xcom, tmp_path):
+            (tmp_path / "dags.yaml").write_text("etl:\\n  schedule: daily\\n")
+            with pytest.raises(DagFileError) as info:
+                xcom.load_dag(tmp_path / "dags.yaml")
+            print("MESSAGE", info.value)
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*MESSAGE DAG file '*dags.yaml' is not a Python file (.yaml): *load the .py file*"])

@@ -15,6 +15,7 @@ package alone. Importing it never imports Airflow: each function imports what it
 """
 
 from pytest_xcom._airflow.clock import as_real_time, frozen_task_clock
+from pytest_xcom._airflow.config import config_restored
 from pytest_xcom._airflow.dag_test import dag_registered_for_test, resuming_existing_dag_run, run_dag_test
 from pytest_xcom._airflow.dags import (
     airflow_pushed_xcoms,
@@ -67,6 +68,7 @@ __all__ = [
     "clear_task_instances",
     "collapses_single_group_expansion",
     "compression_supported",
+    "config_restored",
     "create_session",
     "dag_class",
     "dag_registered_for_test",

@@ -39,6 +39,11 @@ class DagFiles:
         if not file.is_file():
             where = "is a directory, not a file" if file.is_dir() else "does not exist"
             raise DagFileError(f"DAG file {str(path)!r} {where} (resolved to {file})")
+        if file.suffix != ".py":
+            raise DagFileError(
+                f"DAG file {str(path)!r} is not a Python file ({file.suffix or 'no suffix'}): xcom.load_dag imports "
+                "Python DAG files; for DAGs generated from YAML or JSON, load the .py file that builds them"
+            )
         folder = str(file.parent)
         module_name = "pytest_xcom_dagfile_" + hashlib.sha1(str(file).encode()).hexdigest()[:12]
         inserted = self._put_first(folder)
@@ -58,6 +63,11 @@ class DagFiles:
             dag = _pick(dags, dag_id, path)
         except BaseException as exc:
             self._roll_back(folder, inserted, before, module_name, shadowed)
+            if isinstance(exc, SystemExit):
+                raise DagFileError(
+                    f"DAG file {str(path)!r} called sys.exit({exc.code!r}) while it was imported: a DAG file "
+                    "must define its DAGs without exiting (Airflow's DAG processor would skip it)"
+                ) from None
             if not isinstance(exc, Exception) or isinstance(exc, DagFileError):
                 raise
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-3))

@@ -16,6 +16,7 @@ from pytest_xcom.isolation.env import environ_restored
 from pytest_xcom.record.events import instance_label
 from pytest_xcom.record.run import XComRun
 from pytest_xcom.recording.recorder import Recorder
+from pytest_xcom.recording.restore import process_state_restored
 
 DEFAULT_LOGICAL_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -90,6 +91,7 @@ def run_dag(
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(environ_restored())
+            stack.enter_context(process_state_restored())
             stack.enter_context(recorder.installed())
             stack.enter_context(_airflow.dag_registered_for_test(dag, str(dags_folder)))
             if freeze_at is not None:
