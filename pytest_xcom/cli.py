@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     except json.JSONDecodeError as exc:
         print(f"pytest-xcom: --conf is not valid JSON: {exc}", file=sys.stderr)
         return 2
+    problem = _html_path_problem(args.html)
+    if problem:
+        print(f"pytest-xcom: --html {args.html}: {problem}", file=sys.stderr)
+        return 2
     iso = env.isolate()
     try:
         return _inspect(iso, args, conf)
@@ -68,7 +73,9 @@ def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: dict | No
             dag = harness.load_dag(args.path, args.dag_id)
             run = harness.run(dag, logical_date=args.logical_date, conf=conf, backend=args.backend)
     except (XComError, TypeError, ValueError) as exc:
-        print(f"pytest-xcom: {exc}", file=sys.stderr)
+        # The loader's advice is for Python callers; here the choice is a flag.
+        message = str(exc).replace("pass dag_id= to choose one", "pass --dag-id to choose one")
+        print(f"pytest-xcom: {message}", file=sys.stderr)
         return 2
     finally:
         db.close()
@@ -85,6 +92,19 @@ def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: dict | No
         print(f"\nDAG run {run.dag_id!r} ended {run.state!r}", file=sys.stderr)
         return 1
     return 0
+
+
+def _html_path_problem(html: str | None) -> str | None:
+    """Why the report could not be written to ``html`` (checked before the run, not after it)."""
+    if not html:
+        return None
+    path = Path(html).expanduser()
+    if path.is_dir():
+        return "is a directory; name a file, e.g. --html xcom-report.html"
+    parent = path.resolve().parent
+    if parent.exists() and not os.access(parent, os.W_OK):
+        return f"cannot write into {parent}"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -372,3 +372,51 @@ def test_the_loopback_guard_is_active(user_tests):
         subprocess=True,
     )
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.bad_input("backend-module-raises-at-import")
+def test_a_backend_module_that_raises_at_import_is_named(user_tests, pytester):
+    pytester.makepyfile(flaky_backend="raise RuntimeError('REDIS_URL is not set')\n")
+    result = user_tests(
+        """
+        import pytest
+        from airflow.sdk import dag, task
+        from pytest_xcom import BackendError
+
+        @dag(schedule=None)
+        def one():
+            @task
+            def t():
+                return 1
+            t()
+
+        def test_case(xcom):
+            with pytest.raises(BackendError) as info:
+                xcom.run(one(), backend="flaky_backend.RedisXCom")
+            print("MESSAGE", info.value)
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*MESSAGE XCom backend 'flaky_backend.RedisXCom': importing module 'flaky_backend' raised "
+         "RuntimeError: REDIS_URL is not set"]
+    )
+
+
+@pytest.mark.bad_input("invalid-s3-bucket-name")
+def test_an_invalid_bucket_name_is_refused_when_the_marker_is_read(user_tests):
+    result = user_tests(
+        """
+        import pytest
+
+        @pytest.mark.xcom_backend("s3", bucket="My_Bucket")
+        def test_case(xcom):
+            raise AssertionError("never reached: the marker is refused first")
+        """,
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.xcom_backend: s3 backend option bucket='My_Bucket' is not a valid S3 bucket name: "
+         "use lowercase letters, digits, dots and hyphens*"]
+    )

@@ -90,8 +90,46 @@ def test_inspect_bad_input(pytester):
     pytester.copy_example("two_dags.py")
     result = _inspect(pytester, "two_dags.py")
     assert result.ret == 2
-    result.stderr.fnmatch_lines(["pytest-xcom: DAG file 'two_dags.py' defines 2 DAGs (alpha, beta); pass dag_id= to choose one"])
+    result.stderr.fnmatch_lines(["pytest-xcom: DAG file 'two_dags.py' defines 2 DAGs (alpha, beta); pass --dag-id to choose one"])
     result = _inspect(pytester, "two_dags.py", "--dag-id", "alpha", "--conf", "{not json")
     assert result.ret == 2
     result.stderr.fnmatch_lines(["pytest-xcom: --conf is not valid JSON: *"])
     assert _inspect(pytester, "two_dags.py", "--dag-id", "alpha").ret == 0
+
+
+def test_inspect_says_what_is_wrong_and_exits_2(pytester):
+    pytester.makepyfile(
+        cyclic_dag="""
+        from airflow.sdk import dag, task
+
+        @dag(schedule=None)
+        def cyclic():
+            @task
+            def a():
+                return 1
+
+            @task
+            def b():
+                return 2
+
+            x, y = a(), b()
+            x >> y >> x
+
+        cyclic()
+        """,
+        quits="import sys\nsys.exit(3)\n",
+    )
+    pytester.copy_example("two_dags.py")
+    result = _inspect(pytester, "cyclic_dag.py")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["pytest-xcom: *Cycle detected in*cyclic*"])
+    assert "Traceback" not in result.stderr.str()
+    result = _inspect(pytester, "quits.py")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["pytest-xcom: DAG file 'quits.py' called sys.exit(3) while it was imported*"])
+    result = _inspect(pytester, "two_dags.py")
+    result.stderr.fnmatch_lines(["*defines 2 DAGs (alpha, beta); pass --dag-id to choose one"])
+    (pytester.path / "out").mkdir()
+    result = _inspect(pytester, "two_dags.py", "--dag-id", "alpha", "--html", "out")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["pytest-xcom: --html out: is a directory; name a file, e.g. --html xcom-report.html"])

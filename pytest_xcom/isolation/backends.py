@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,9 @@ class BackendChoice:
         for name in ("bucket", "prefix"):
             if name in self.options and not isinstance(self.options[name], str):
                 raise BackendError(f"s3 backend option {name} must be a string, not {self.options[name]!r}")
+        problem = bucket_name_problem(self.bucket)
+        if problem:
+            raise BackendError(f"s3 backend option bucket={self.bucket!r} is not a valid S3 bucket name: {problem}")
 
     @property
     def bucket(self) -> str:
@@ -69,6 +73,21 @@ class BackendChoice:
         if not self.options:
             return self.name
         return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in sorted(self.options.items()))})"
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+_IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+def bucket_name_problem(bucket: str) -> str | None:
+    """What breaks S3's bucket naming rules in ``bucket`` (None when it is a valid name)."""
+    if not 3 <= len(bucket) <= 63:
+        return f"it has {len(bucket)} characters; a bucket name has 3 to 63"
+    if not _BUCKET.match(bucket):
+        return "use lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"
+    if ".." in bucket or _IP_ADDRESS.match(bucket):
+        return "no two adjacent dots, and not an IP address"
+    return None
 
 
 def import_backend(path: str) -> type:
@@ -82,6 +101,10 @@ def import_backend(path: str) -> type:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise BackendError(f"XCom backend {path!r}: cannot import module {module_name!r}: {exc}") from exc
+    except Exception as exc:  # the module itself fails: say which backend, and what it raised
+        raise BackendError(
+            f"XCom backend {path!r}: importing module {module_name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
     try:
         backend = getattr(module, class_name)
     except AttributeError:
