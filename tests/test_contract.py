@@ -1,6 +1,9 @@
 """The backend contract: it passes on sound backends and names the flaw of each broken one."""
 
+import re
+
 import pytest
+from pytest_xcom.contract import XComBackendContract
 
 GOOD = """
 import pytest
@@ -147,3 +150,100 @@ def test_contract_without_a_backend_is_a_clear_error(user_tests):
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*TestForgotIt inherits XComBackendContract but sets no backend: add backend = *"])
+
+
+
+def _failure_sections(output: str) -> dict[str, str]:
+    """Each failed test's report from the FAILURES section, by test name (``test_...``)."""
+    found = re.search(r"^=+ FAILURES =+$(.*?)^=+ ", output, flags=re.MULTILINE | re.DOTALL)
+    parts = re.split(r"^_{3,} \S+?\.(test_\w+) _{3,}$", found.group(1) if found else "", flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+CHECK_NAMES = sorted(name for name in dir(XComBackendContract) if name.startswith("test_"))
+STORAGE_DOWN = r"^E\s+- task \w+ of DAG 'xcom_contract_\w+' failed: RuntimeError: storage is down$"
+SKIPPED = r"^E\s+- DAG 'xcom_contract_\w+' ended 'success' with tasks that did not run: \w+ \(skipped\)"
+
+
+@pytest.mark.parametrize(
+    ("backend", "known_flaws", "names_the_flaw"),
+    [
+        ("StorageDown", False, STORAGE_DOWN),
+        ("SkipsEveryPush", False, SKIPPED),
+        # Listing a check in known_flaws excuses what it finds, never that it could not look.
+        ("StorageDown", True, STORAGE_DOWN),
+    ],
+    ids=["push-fails", "push-skips", "push-fails-known-flaws"],
+)
+def test_every_check_fails_when_no_push_succeeds(user_tests, pytester, monkeypatch, backend, known_flaws, names_the_flaw):
+    """A check that observed nothing fails, naming why: it never passes, skips or xfails."""
+    monkeypatch.syspath_prepend(str(pytester.path))
+    pytester.copy_example("broken_backends.py")
+    known = {name.removeprefix("test_") for name in CHECK_NAMES} if known_flaws else set()
+    result = user_tests(
+        f"""
+        from pytest_xcom.contract import XComBackendContract
+
+        class TestBroken(XComBackendContract):
+            backend = "broken_backends.{backend}"
+            known_flaws = frozenset({sorted(known)!r})
+        """,
+        "-v",
+    )
+    output = result.stdout.str()
+    not_failed = re.findall(r"::TestBroken::(test_\w+) (PASSED|SKIPPED|XFAIL|XPASS)", output)
+    assert not not_failed, f"checks that did not fail on a backend none of whose pushes succeeds: {not_failed}"
+    result.assert_outcomes(failed=len(CHECK_NAMES))
+    sections = _failure_sections(output)
+    assert sorted(sections) == CHECK_NAMES
+    for check, report in sections.items():
+        assert "AssertionError: XCom backend contract: " in report, f"{check}:\n{report}"
+        assert f"backend 'broken_backends.{backend}' fails it:" in report, f"{check}:\n{report}"
+        assert re.search(names_the_flaw, report, flags=re.MULTILINE), f"{check} does not name what went wrong:\n{report}"
+
+
+class _Replay:
+    """A stand-in harness whose every run() returns the same record."""
+
+    def __init__(self, run):
+        self.recorded = run
+
+    def run(self, dag, **kwargs):
+        return self.recorded
+
+
+def _round_trip_record(check_report):
+    """A successful round-trip run; ``check_report``: (what the checking task returned, what the
+    backend reads back for it), or None when the checking task pushed nothing."""
+    from pytest_xcom.contract import dags
+    from pytest_xcom.record import XComPush, XComRun
+
+    def push(task_id, key, pushed, value):
+        return XComPush(task_id=task_id, map_index=-1, key=key, value=value, pushed=pushed, size=1, stored=value, stored_size=1, offloaded=False, json_serializable=True)
+
+    pushes = [push("push", key, value, value) for key, value in dags.JSON_CASES.items()]
+    if check_report is not None:
+        pushes.append(push("check", "return_value", *check_report))
+    return XComRun(
+        dag_id="xcom_contract_round_trip", run_id="manual", logical_date=None, state="success",
+        task_states={"push": "success", "check": "success"}, failures={}, pushes=pushes, pulls=[], deletes=[],
+        task_ids=("push", "check"),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("check_report", "message"),
+    [
+        (None, "the checking task check of DAG 'xcom_contract_round_trip' ran but pushed no report: nothing was checked"),
+        (("no verdict", "no verdict"), "the checking task check of DAG 'xcom_contract_round_trip' reported 'no verdict', not its findings"),
+        # The backend reads the report back as {}: the verdict is what the task returned, not that.
+        (({"string": {"repr": "'orders'", "type": "str"}}, {}), "key 'string': pushed 'orders.csv' (str), the consumer received 'orders' (str)"),
+    ],
+    ids=["no-report", "not-a-report", "report-emptied-on-read-back"],
+)
+def test_a_check_reads_what_its_checking_task_returned(check_report, message):
+    """An empty report counts only when the checking task ran and returned it."""
+    contract = type("TestReplayed", (XComBackendContract,), {"backend": "replayed"})()
+    with pytest.raises(AssertionError) as failed:
+        contract.test_round_trip_of_every_json_type(_Replay(_round_trip_record(check_report)))
+    assert f"- {message}" in str(failed.value).splitlines()

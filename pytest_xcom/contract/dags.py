@@ -35,6 +35,12 @@ MAPPED_ITEMS = [{"id": 1, "value": 10}, {"id": 2, "value": 20}, {"id": 3, "value
 MAPPED_EXPECTED = [{"id": i["id"], "double": i["value"] * 2} for i in MAPPED_ITEMS]
 STATS = {"count": 3, "rows": [{"id": 1}, {"id": 2}, {"id": 3}], "label": "région ✓"}
 
+# Characters in the value the retry, rerun and missing-object DAGs push: at least this many, and at
+# least the backend's threshold when it declares one, so that the value is offloaded.
+RETRY_BLOB = 2000
+RERUN_BLOB = 2000
+MISSING_OBJECT_BLOB = 5000
+
 
 def _differs(got: Any, expected: Any) -> bool:
     return bool(got != expected or type(got) is not type(expected))
@@ -61,10 +67,14 @@ def push_and_check_dag(dag_id: str, values: dict[str, Any]) -> Any:
     return push_and_check()
 
 
+def round_trip_cases() -> dict[str, Any]:
+    """The JSON cases this Airflow can push: a bare None cannot be pushed on Airflow 3.0 whatever the
+    backend (nested ones still are)."""
+    return JSON_CASES if _airflow.pushes_none() else {k: v for k, v in JSON_CASES.items() if v is not None}
+
+
 def round_trip_dag() -> Any:
-    # A bare None cannot be pushed on Airflow 3.0 whatever the backend; nested ones still are.
-    cases = JSON_CASES if _airflow.pushes_none() else {k: v for k, v in JSON_CASES.items() if v is not None}
-    return push_and_check_dag("xcom_contract_round_trip", cases)
+    return push_and_check_dag("xcom_contract_round_trip", round_trip_cases())
 
 
 def sized_values(sizes: dict[str, int]) -> dict[str, str]:
@@ -176,14 +186,14 @@ def later_read_dag() -> Any:
     return later_read()
 
 
-def retry_dag() -> Any:
+def retry_dag(blob: int = RETRY_BLOB) -> Any:
     dag, task = _airflow.authoring()
 
     @dag(dag_id="xcom_contract_retry", schedule=None)
     def retry() -> None:
         @task(retries=1, retry_delay=timedelta(0))
         def flaky(ti: Any = None):
-            ti.xcom_push(key="staged", value={"attempt": ti.try_number, "blob": "x" * 2000})
+            ti.xcom_push(key="staged", value={"attempt": ti.try_number, "blob": "x" * blob})
             if ti.try_number == 1:
                 raise RuntimeError("the first attempt fails on purpose (contract: retry)")
             return {"attempt": ti.try_number}
@@ -203,7 +213,7 @@ def retry_dag() -> Any:
     return retry()
 
 
-def rerun_dag() -> Any:
+def rerun_dag(blob: int = RERUN_BLOB) -> Any:
     """Cleared and run again: the second try must delete and purge the first try's XCom."""
     dag, task = _airflow.authoring()
 
@@ -211,7 +221,7 @@ def rerun_dag() -> Any:
     def rerun() -> None:
         @task
         def stage():
-            return {"blob": "y" * 2000}
+            return {"blob": "y" * blob}
 
         @task
         def use(staged: Any) -> int:
@@ -237,7 +247,7 @@ def probe_dag() -> Any:
     return probe()
 
 
-def missing_object_dag() -> Any:
+def missing_object_dag(blob: int = MISSING_OBJECT_BLOB) -> Any:
     """Push, let the backend purge what it stored, then read it again."""
     dag, task = _airflow.authoring()
 
@@ -245,7 +255,7 @@ def missing_object_dag() -> Any:
     def missing_object() -> None:
         @task
         def push():
-            return {"blob": "z" * 5000}
+            return {"blob": "z" * blob}
 
         @task
         def purge_then_read(ti: Any = None):

@@ -5,6 +5,11 @@ import uuid
 
 from airflow.sdk.bases.xcom import BaseXCom
 
+try:
+    from airflow.sdk.exceptions import AirflowSkipException
+except ImportError:  # Airflow 3.0
+    from airflow.exceptions import AirflowSkipException
+
 STORE: dict = {}  # stands in for object storage; lives as long as the test process
 PREFIX = "mem://"
 
@@ -123,3 +128,19 @@ class LosesUnicode(DictStoreXCom):
     @classmethod
     def _encode(cls, payload):
         return json.dumps(payload, ensure_ascii=False).encode("ascii", "replace").decode()
+
+
+class StorageDown(DictStoreXCom):
+    """Cannot reach its storage: every push fails."""
+
+    @classmethod
+    def serialize_value(cls, value, **kwargs):
+        raise RuntimeError("storage is down")
+
+
+class SkipsEveryPush(DictStoreXCom):
+    """Turns a storage outage into a skip: every task that pushes is skipped, and runs "succeed"."""
+
+    @classmethod
+    def serialize_value(cls, value, **kwargs):
+        raise AirflowSkipException("storage is down")
