@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,6 +13,9 @@ from pytest_xcom.isolation.s3 import MotoServer, XComS3
 from pytest_xcom.isolation.services import MockedServices
 from pytest_xcom.options import backend_for, isolation, policy_for, real_services
 from pytest_xcom.snapshots.assertion import XComSnapshot, snapshot_for
+
+if TYPE_CHECKING:
+    from pytest_xcom.isolation.redis_routing import XComRedis
 
 HARNESS = pytest.StashKey[XComHarness]()
 
@@ -72,8 +75,8 @@ def xcom_s3(xcom_services: MockedServices, request: pytest.FixtureRequest) -> XC
 
 
 @pytest.fixture
-def xcom_redis(xcom_services: MockedServices) -> Any:
-    """A fakeredis client on the same fake server that Redis clients in task code reach."""
+def xcom_redis(xcom_services: MockedServices) -> XComRedis:
+    """A redis client on database 0 of the fake server Redis clients in task code reach; ``.db(n)``: database n."""
     return xcom_services.redis_client()
 
 

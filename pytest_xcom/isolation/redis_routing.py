@@ -1,16 +1,20 @@
 """Redis clients routed to the test's fakeredis server (or a parity run's real server).
 
-Every ``redis.ConnectionPool`` made during a test (``Redis(host=...)``, ``Redis.from_url``,
-Airflow's Redis hook) is handed a fakeredis connection instead of a socket; pools made before the
-test are switched over on first use and back afterwards.
+Every ``redis.ConnectionPool`` used during a test (``Redis(host=...)``, ``Redis.from_url``,
+Airflow's Redis hook, whenever the client was made) hands out fakeredis connections instead of
+sockets, and goes back to what it names after the test. This module imports redis: import it
+only when a test needs Redis (``services`` does), not when the plugin loads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import redis
 
 
 def _real_redis_options(url: str | None) -> dict[str, Any] | None:
@@ -22,80 +26,165 @@ def _real_redis_options(url: str | None) -> dict[str, Any] | None:
     return {k: options[k] for k in ("host", "port", "db", "username", "password") if k in options}
 
 
+def fake_connection_class() -> Any:
+    """fakeredis's connection class (newer releases keep ``FakeConnection`` as a deprecated factory)."""
+    import fakeredis
+
+    return getattr(fakeredis, "FakeRedisConnection", None) or fakeredis.FakeConnection
+
+
+def database_index(db: Any) -> Any:
+    """The database a connection's ``db`` selects: redis-py sends no SELECT for ``None`` (or 0)."""
+    if db is None:
+        return 0
+    if isinstance(db, str) and db.strip().isdigit():  # a connection extra's "db": "2"
+        return int(db)
+    return db
+
+
+class XComRedis(redis.Redis):
+    """The ``xcom_redis`` fixture: a redis-py client on database 0 of the server task code reaches.
+
+    ``db(n)`` is a client of the same server on database ``n``.
+    """
+
+    _xcom_databases: Callable[[int], XComRedis]
+    _xcom_where: str
+
+    @classmethod
+    def on_fake(cls, server: Any, db: int = 0) -> XComRedis:
+        """A client of one fakeredis server, through the same connection class routed clients get."""
+        pool = redis.ConnectionPool(connection_class=fake_connection_class(), server=server, db=db)
+        return cls._made(pool, functools.partial(cls.on_fake, server), "the test's fakeredis server")
+
+    @classmethod
+    def on_url(cls, url: str, db: int | None = None) -> XComRedis:
+        """A client of a real server (a parity run's ``--xcom-redis-url``)."""
+        pool = redis.ConnectionPool.from_url(url, **({} if db is None else {"db": db}))
+        options = _real_redis_options(url) or {}
+        where = f"redis://{options.get('host')}:{options.get('port', 6379)}"
+        return cls._made(pool, functools.partial(cls.on_url, url), where)
+
+    @classmethod
+    def _made(cls, pool: redis.ConnectionPool, databases: Callable[[int], XComRedis], where: str) -> XComRedis:
+        client = cls(connection_pool=pool)
+        client._xcom_databases = databases
+        client._xcom_where = where
+        return client
+
+    def db(self, n: int) -> XComRedis:
+        """A client of the same server on database ``n``."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"xcom_redis.db(n): n is a database number (0, 1, ...), not {n!r}")
+        return self._xcom_databases(n)
+
+    def __repr__(self) -> str:
+        db = database_index(self.connection_pool.connection_kwargs.get("db"))
+        return f"<XComRedis: {self._xcom_where}, database {db}>"
+
+
 # Connection options of real sockets that a fake connection does not take.
 _SOCKET_ONLY_OPTIONS = ("path", "ssl_")
+# Attributes this module puts on redis-py objects.
+_ROUTE = "_pytest_xcom_route"  # on pools and connections: the routing they follow now
+_HOME = "_pytest_xcom_home"  # on pools: the connection class and options they had before
 
 
 @contextlib.contextmanager
 def redis_routed_to(fake_server: Callable[[], Any], real_url: str | None) -> Iterator[None]:
     """Every sync redis-py pool reaches this test's fake (or the parity run's server).
 
-    Pools made during the test are built that way. Pools made before it (a module-level client
-    created at import, or in an earlier test) are switched over the first time the test asks them
-    for a connection, and switched back afterwards: otherwise they would reach whatever Redis
-    their URL names, or another test's fake.
+    A pool is switched over when it is made, or, if it was made earlier (a module-level client
+    created at import, or in an earlier test), the first time the test asks it for a connection;
+    every switched pool goes back to its own host and port afterwards. A single-connection client
+    holding a connection from before the test gets one of the test's server on its first command,
+    and its own back afterwards.
     """
-    try:
-        import redis
-        from fakeredis import FakeConnection
-    except ImportError:  # no redis client installed: nothing can reach a Redis server
-        yield
-        return
-
     real = _real_redis_options(real_url)
-    token = object()  # marks the pools that already reach this test's server
+    fake_connection = fake_connection_class()
+    token = object()  # marks the pools and connections that reach this test's server
+    lock = threading.RLock()
 
     def routed(connection_class: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         kwargs = {k: v for k, v in kwargs.items() if not k.startswith(_SOCKET_ONLY_OPTIONS)}
         if real is not None:  # a parity run: whatever host the code names, the chosen server
             kwargs.pop("server", None)
             return redis.Connection, {**kwargs, **real}
+        # fakeredis keeps a keyspace per distinct ``db`` value: None must be database 0, as on Redis
+        kwargs["db"] = database_index(kwargs.get("db"))
         kwargs.setdefault("server", fake_server())  # a FakeRedis brings its own
-        return FakeConnection, kwargs
+        return fake_connection, kwargs
+
+    switched: list[Any] = []
+    rebound: list[tuple[Any, Any]] = []
+
+    def switch_over(pool: Any) -> None:
+        with lock:
+            if getattr(pool, _ROUTE, None) is token:
+                return
+            # A pool made during an earlier test still has that test's routing and its home.
+            home = getattr(pool, _HOME, None) or (pool.connection_class, pool.connection_kwargs)
+            pool.disconnect()
+            pool.connection_class, pool.connection_kwargs = routed(*home)
+            pool.reset()
+            setattr(pool, _HOME, home)
+            setattr(pool, _ROUTE, token)
+            switched.append(pool)
+
+    def rebind(client: Any) -> None:
+        """A single-connection client's connection, from before the test: one of this test's instead."""
+        held = getattr(client, "connection", None)
+        if held is None or getattr(held, _ROUTE, None) is token:
+            return
+        with lock:
+            if client.connection is held:
+                client.connection = client.connection_pool.get_connection()
+                rebound.append((client, held))
 
     original_init = redis.ConnectionPool.__init__
 
-    def routed_init(
-        pool: Any, connection_class: Any = redis.Connection, max_connections: Any = None, **kwargs: Any
-    ) -> None:
-        connection_class, kwargs = routed(connection_class, kwargs)
-        original_init(pool, connection_class=connection_class, max_connections=max_connections, **kwargs)
-        pool._pytest_xcom_route = token
-
-    switched: list[tuple[Any, Any, dict[str, Any]]] = []
-
-    def switch_over(pool: Any) -> None:
-        if getattr(pool, "_pytest_xcom_route", None) is token:
-            return
-        switched.append((pool, pool.connection_class, pool.connection_kwargs))
-        pool.disconnect()
-        pool.connection_class, pool.connection_kwargs = routed(pool.connection_class, pool.connection_kwargs)
-        pool.reset()
-        pool._pytest_xcom_route = token
+    def routed_init(pool: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(pool, *args, **kwargs)
+        switch_over(pool)
 
     def wrap_get_connection(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def get_connection(pool: Any, *args: Any, **kwargs: Any) -> Any:
             switch_over(pool)
-            return original(pool, *args, **kwargs)
+            connection = original(pool, *args, **kwargs)
+            with contextlib.suppress(AttributeError):
+                setattr(connection, _ROUTE, token)
+            return connection
 
         return get_connection
+
+    original_execute: Callable[..., Any] = redis.Redis.execute_command
+
+    @functools.wraps(original_execute)
+    def execute_command(client: Any, *args: Any, **options: Any) -> Any:
+        rebind(client)
+        return original_execute(client, *args, **options)
 
     pool_classes = [
         cls for cls in (redis.ConnectionPool, redis.BlockingConnectionPool) if "get_connection" in vars(cls)
     ]
     originals = {cls: vars(cls)["get_connection"] for cls in pool_classes}
     redis.ConnectionPool.__init__ = routed_init  # type: ignore[method-assign,assignment]
-    for cls, original in originals.items():
-        cls.get_connection = wrap_get_connection(original)  # type: ignore[method-assign]
+    redis.Redis.execute_command = execute_command  # type: ignore[method-assign,assignment]
+    for cls in pool_classes:
+        cls.get_connection = wrap_get_connection(originals[cls])  # type: ignore[method-assign]
     try:
         yield
     finally:
         redis.ConnectionPool.__init__ = original_init  # type: ignore[method-assign]
+        redis.Redis.execute_command = original_execute  # type: ignore[method-assign]
         for cls, original in originals.items():
             cls.get_connection = original  # type: ignore[method-assign]
-        for pool, connection_class, kwargs in reversed(switched):
+        for pool in reversed(switched):
             pool.disconnect()
-            pool.connection_class, pool.connection_kwargs = connection_class, kwargs
+            pool.connection_class, pool.connection_kwargs = getattr(pool, _HOME)
             pool.reset()
-            pool._pytest_xcom_route = None
+            delattr(pool, _HOME)
+            setattr(pool, _ROUTE, None)
+        for client, held in reversed(rebound):
+            client.connection = held

@@ -12,9 +12,8 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_xcom.isolation.redis_routing import redis_routed_to
 from pytest_xcom.isolation.s3 import (
     FAKE_CREDENTIALS,
     HIDDEN_AWS,
@@ -23,7 +22,18 @@ from pytest_xcom.isolation.s3 import (
     MotoServer,
 )
 
+if TYPE_CHECKING:
+    from pytest_xcom.isolation.redis_routing import XComRedis
+
 __all__ = ["S3_CONN_ID", "MockedServices", "RealServices"]
+
+# The connections backends and hooks use when they name none, made to point at the fakes while a
+# test runs, unless the environment (or the test, before the fixtures) defines its own.
+AWS_DEFAULT = "AIRFLOW_CONN_AWS_DEFAULT"
+REDIS_DEFAULT = "AIRFLOW_CONN_REDIS_DEFAULT"
+# redis_default's host and port: Redis clients reach the fake whatever they name; one that is not
+# routed (redis.asyncio) is refused at once rather than reaching a Redis on this machine.
+UNREACHABLE_REDIS = ("127.0.0.1", 9)
 
 
 @dataclass(frozen=True)
@@ -48,16 +58,13 @@ class MockedServices:
     redis_server: Any = None
     s3_ready: bool = False
     _env: dict[str, str | None] = field(default_factory=dict)
+    _defaults: dict[str, str] = field(default_factory=dict)  # the default connections this test got from us
     _redis_keys_before: set[bytes] | None = None
 
     def s3_endpoint(self) -> str:
-        """Start (or reuse) the S3 mock, with its state reset for this test, or the real endpoint."""
+        """Start (or reuse) the S3 mock, reset when this test began, or the real endpoint; AWS SDKs reach it."""
         if not self.s3_ready:
-            if self.real.s3_endpoint:
-                endpoint = self.real.s3_endpoint
-            else:
-                endpoint = self.moto.ensure_started()
-                self.moto.reset()
+            endpoint = self.real.s3_endpoint or self.moto.ensure_started()
             self.s3_ready = True
             self._set_env({"AWS_ENDPOINT_URL": endpoint})
         return os.environ["AWS_ENDPOINT_URL"]
@@ -72,17 +79,45 @@ class MockedServices:
         with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
             client.create_bucket(Bucket=bucket)
 
-    def aws_connection_uri(self) -> str:
-        """The Airflow ``aws`` connection pointing at the S3 endpoint, as an AIRFLOW_CONN_* value."""
-        endpoint = self.s3_endpoint()
+    def aws_connection_uri(self, endpoint: str | None = None) -> str:
+        """The Airflow ``aws`` connection pointing at the S3 endpoint, as an AIRFLOW_CONN_* value.
+
+        Without ``endpoint``: the one AWS SDKs reach, started now.
+        """
         return json.dumps(
             {
                 "conn_type": "aws",
                 "login": os.environ.get("AWS_ACCESS_KEY_ID"),
                 "password": os.environ.get("AWS_SECRET_ACCESS_KEY"),
-                "extra": {"endpoint_url": endpoint, "region_name": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")},
+                "extra": {
+                    "endpoint_url": endpoint or self.s3_endpoint(),
+                    "region_name": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                },
             }
         )
+
+    def redis_connection_uri(self) -> str:
+        """The Airflow ``redis`` connection of the fake (or of the parity run's server), as an AIRFLOW_CONN_* value."""
+        if self.real.redis_url:
+            from redis.connection import parse_url
+
+            options = parse_url(self.real.redis_url)  # type: ignore[no-untyped-call]
+            host, port, db = options.get("host"), options.get("port", 6379), options.get("db", 0)
+            login, password = options.get("username"), options.get("password")
+        else:
+            (host, port), db, login, password = UNREACHABLE_REDIS, 0, None, None
+        connection = {"conn_type": "redis", "host": host, "port": port, "login": login, "password": password}
+        return json.dumps({**connection, "extra": {"db": db}})
+
+    def _set_default_connections(self) -> None:
+        """aws_default and redis_default on the fakes, unless the environment has its own."""
+        if AWS_DEFAULT not in os.environ:
+            # moto's port is reserved without starting it: tests that never reach S3 pay nothing
+            endpoint = self.real.s3_endpoint or self.moto.endpoint()
+            self._defaults[AWS_DEFAULT] = self.aws_connection_uri(endpoint)
+        if REDIS_DEFAULT not in os.environ:
+            self._defaults[REDIS_DEFAULT] = self.redis_connection_uri()
+        self._set_env(dict(self._defaults))
 
     def _set_env(self, values: dict[str, str | None]) -> None:
         for name, value in values.items():
@@ -103,6 +138,7 @@ class MockedServices:
         if self.real.s3_endpoint:  # a parity run: the user's own credentials for their endpoint
             self._set_env({"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": self.real.s3_endpoint})
         else:
+            self.moto.reset()  # what an earlier test left in the mock, if anything reached it
             self._set_env(
                 {
                     **FAKE_CREDENTIALS,
@@ -113,28 +149,41 @@ class MockedServices:
                 }
             )
         try:
-            with redis_routed_to(self._redis_server, self.real.redis_url):
+            self._set_default_connections()
+            with self._redis_routing():
                 self._remember_real_redis_keys()
                 try:
                     yield self
                 finally:
                     self._forget_new_real_redis_keys()
         finally:
-            for name, value in self._env.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            self._env.clear()
+            self._restore_env()
 
-    def redis_client(self) -> Any:
+    def _restore_env(self) -> None:
+        for name, value in self._env.items():
+            if name in self._defaults and os.environ.get(name) != self._defaults[name]:
+                continue  # the test put its own default connection in place: it stays, as any variable would
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._env.clear()
+        self._defaults.clear()
+
+    def _redis_routing(self) -> contextlib.AbstractContextManager[None]:
+        try:
+            from pytest_xcom.isolation.redis_routing import redis_routed_to
+        except ImportError:  # no redis client installed: nothing can reach a Redis server
+            return contextlib.nullcontext()
+        return redis_routed_to(self._redis_server, self.real.redis_url)
+
+    def redis_client(self) -> XComRedis:
+        """A client on database 0 of the server Redis clients reach (``.db(n)`` for the others)."""
+        from pytest_xcom.isolation.redis_routing import XComRedis
+
         if self.real.redis_url:
-            import redis
-
-            return redis.Redis.from_url(self.real.redis_url)
-        import fakeredis
-
-        return fakeredis.FakeRedis(server=self._redis_server())
+            return XComRedis.on_url(self.real.redis_url)
+        return XComRedis.on_fake(self._redis_server())
 
     def _remember_real_redis_keys(self) -> None:
         if self.real.redis_url:
