@@ -91,7 +91,9 @@ _HOME = "_pytest_xcom_home"  # on pools: the connection class and options they h
 
 
 @contextlib.contextmanager
-def redis_routed_to(fake_server: Callable[[], Any], real_url: str | None) -> Iterator[None]:
+def redis_routed_to(
+    fake_server: Callable[[], Any], real_url: str | None, real_connection: type[redis.Connection] = redis.Connection
+) -> Iterator[None]:
     """Every sync redis-py pool reaches this test's fake (or the parity run's server).
 
     A pool is switched over when it is made, or, if it was made earlier (a module-level client
@@ -109,7 +111,7 @@ def redis_routed_to(fake_server: Callable[[], Any], real_url: str | None) -> Ite
         kwargs = {k: v for k, v in kwargs.items() if not k.startswith(_SOCKET_ONLY_OPTIONS)}
         if real is not None:  # a parity run: whatever host the code names, the chosen server
             kwargs.pop("server", None)
-            return redis.Connection, {**kwargs, **real}
+            return real_connection, {**kwargs, **real}
         # fakeredis keeps a keyspace per distinct ``db`` value: None must be database 0, as on Redis
         kwargs["db"] = database_index(kwargs.get("db"))
         kwargs.setdefault("server", fake_server())  # a FakeRedis brings its own

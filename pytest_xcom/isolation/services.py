@@ -24,6 +24,7 @@ from pytest_xcom.isolation.s3 import (
 
 if TYPE_CHECKING:
     from pytest_xcom.isolation.redis_routing import XComRedis
+    from pytest_xcom.isolation.redis_undo import RedisUndoLog
 
 __all__ = ["S3_CONN_ID", "MockedServices", "RealServices"]
 
@@ -59,7 +60,6 @@ class MockedServices:
     s3_ready: bool = False
     _env: dict[str, str | None] = field(default_factory=dict)
     _defaults: dict[str, str] = field(default_factory=dict)  # the default connections this test got from us
-    _redis_keys_before: set[bytes] | None = None
 
     def s3_endpoint(self) -> str:
         """Start (or reuse) the S3 mock, reset when this test began, or the real endpoint; AWS SDKs reach it."""
@@ -150,12 +150,13 @@ class MockedServices:
             )
         try:
             self._set_default_connections()
-            with self._redis_routing():
-                self._remember_real_redis_keys()
-                try:
+            undo = self._real_redis_undo_log()
+            try:
+                with self._redis_routing(undo):
                     yield self
-                finally:
-                    self._forget_new_real_redis_keys()
+            finally:
+                if undo is not None:
+                    undo.undo()  # after the routing is gone: what this test's clients wrote, and nothing else
         finally:
             self._restore_env()
 
@@ -170,12 +171,21 @@ class MockedServices:
         self._env.clear()
         self._defaults.clear()
 
-    def _redis_routing(self) -> contextlib.AbstractContextManager[None]:
+    def _real_redis_undo_log(self) -> RedisUndoLog | None:
+        if not self.real.redis_url:
+            return None
+        from pytest_xcom.isolation.redis_undo import RedisUndoLog
+
+        return RedisUndoLog(self.real.redis_url)
+
+    def _redis_routing(self, undo: RedisUndoLog | None) -> contextlib.AbstractContextManager[None]:
         try:
             from pytest_xcom.isolation.redis_routing import redis_routed_to
         except ImportError:  # no redis client installed: nothing can reach a Redis server
             return contextlib.nullcontext()
-        return redis_routed_to(self._redis_server, self.real.redis_url)
+        if undo is None:
+            return redis_routed_to(self._redis_server, self.real.redis_url)
+        return redis_routed_to(self._redis_server, self.real.redis_url, undo.connection_class())
 
     def redis_client(self) -> XComRedis:
         """A client on database 0 of the server Redis clients reach (``.db(n)`` for the others)."""
@@ -184,18 +194,6 @@ class MockedServices:
         if self.real.redis_url:
             return XComRedis.on_url(self.real.redis_url)
         return XComRedis.on_fake(self._redis_server())
-
-    def _remember_real_redis_keys(self) -> None:
-        if self.real.redis_url:
-            self._redis_keys_before = set(self.redis_client().scan_iter(count=1000))
-
-    def _forget_new_real_redis_keys(self) -> None:
-        """Remove what this test added to the real Redis, so the next test starts as it did."""
-        if self.real.redis_url and self._redis_keys_before is not None:
-            client = self.redis_client()
-            added = [key for key in client.scan_iter(count=1000) if key not in self._redis_keys_before]
-            if added:
-                client.delete(*added)
 
     def _redis_server(self) -> Any:
         if self.redis_server is None:
