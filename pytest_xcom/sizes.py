@@ -1,9 +1,17 @@
-"""Size limits: parsing ("48KB", "64KiB", presets) and human-readable formatting."""
+"""Size limits: parsing ("48KB", "64KiB", presets) and human-readable formatting.
+
+A size is a whole number of bytes. A number with a fraction is fine when it makes whole bytes
+with its unit, computed exactly (no float rounding): ``"1.5KB"`` is 1,500, ``"1.5KiB"`` 1,536,
+``"0.3KB"`` 300, ``"4.35MB"`` 4,350,000; ``"1.5B"`` or ``"1.0001KB"`` (1,000.1 bytes) is a
+:class:`SizeError`, as is a negative size (``-1``, ``"-1"``, ``"-2KB"``).
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal, localcontext
+from fractions import Fraction
 from typing import Any
 
 from pytest_xcom.errors import SizeError
@@ -35,7 +43,7 @@ _UNITS: dict[str, int] = {
     "gib": 1024**3,
 }
 
-_SIZE_RE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[a-zA-Z]*)\s*$")
+_SIZE_RE = re.compile(r"^\s*(?P<sign>[-+]?)\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[a-zA-Z]*)\s*$")
 
 
 def parse_size(limit: SizeLike) -> int:
@@ -57,16 +65,31 @@ def parse_size(limit: SizeLike) -> int:
     unit = match.group("unit").lower() or "b"
     if unit not in _UNITS:
         raise SizeError(_unknown_size_message(limit))
-    return int(float(match.group("number")) * _UNITS[unit])
+    size = Fraction(match.group("number")) * _UNITS[unit]  # exact: Fraction("0.3") * 1000 == 300
+    if match.group("sign") == "-" and size:
+        raise SizeError(f"size limit must not be negative, got {limit!r}; {_accepted()}")
+    if size.denominator != 1:
+        with localcontext() as exact:
+            exact.prec = 60  # the denominator divides 10**decimals: the quotient is exact
+            bytes_ = format(Decimal(size.numerator) / size.denominator, "f")
+        raise SizeError(
+            f"size limit {limit!r} is {bytes_} bytes: a size must be a whole number of bytes "
+            "(a fraction is fine when it makes whole bytes: '1.5KB' is 1500, '1.5KiB' 1536)"
+        )
+    return int(size)
 
 
-def _unknown_size_message(limit: str) -> str:
+def _accepted() -> str:
     units = ", ".join(u.upper().replace("I", "i") for u in _UNITS)
     presets = ", ".join(repr(p) for p in PRESETS)
     return (
-        f"cannot read size limit {limit!r}: use bytes (e.g. 49344), a number with a unit "
-        f"({units}; e.g. '48KB', '64KiB', '1.5MB') or a preset ({presets})"
+        f"use bytes (e.g. 49344), a number with a unit ({units}; e.g. '48KB', '64KiB', '1.5MB') "
+        f"or a preset ({presets})"
     )
+
+
+def _unknown_size_message(limit: str) -> str:
+    return f"cannot read size limit {limit!r}: {_accepted()}"
 
 
 def human(size: int | None) -> str:

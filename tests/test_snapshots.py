@@ -290,14 +290,16 @@ def test_deselected_tests_keep_their_snapshots(user_tests, pytester):
     gone = _snapshot(pytester, "test_gone.json")
     gone.write_text("{}\n")
 
-    # -k deselects after collecting every test: test_two still exists, test_gone does not.
-    result = user_tests(TWO_TESTS, "-k", "one")
+    # -k deselects: no file is judged (not even test_gone, whose test does not exist), with or
+    # without update; only the selected test's own entries are.
+    result = user_tests(TWO_TESTS, "-k", "one", UPDATE)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["2 XCom snapshot(s): 2 passed, 0 written, 0 updated, 0 failed", "1 unused XCom snapshot(s)*",
-         "  __xcom_snapshots__/test_user/test_gone.json"]
+        ["2 XCom snapshot(s): 2 passed, 0 written, 0 updated, 0 failed",
+         "Unused XCom snapshot files not looked for: 1 test(s) deselected (-k, -m, --deselect...); none deleted."]
     )
-    result.stdout.no_fnmatch_line("*test_two.json*")
+    result.stdout.no_fnmatch_line("*unused XCom snapshot*")
+    assert gone.exists() and _snapshot(pytester, "test_two.json").exists()
 
     # A node id narrows collection itself: nothing in that module is judged, even with update.
     result = user_tests(TWO_TESTS, "test_user.py::test_one", UPDATE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,39 @@ def summary_lines(collected: Collected) -> list[str]:
     return lines
 
 
+def report_path(value: str) -> Path:
+    """Where ``--xcom-report`` writes: ``~`` expanded, relative to the current directory."""
+    return Path(value).expanduser().resolve()
+
+
+def report_path_problem(path: Path) -> str | None:
+    """Why the HTML report cannot be written to ``path`` (checked at start-up), or None.
+
+    Nothing is created: a missing folder is created when the report is written, so here it is
+    enough that its nearest existing ancestor is a folder we may write in.
+    """
+    if path.is_dir():
+        return f"{path} is a directory: give the report a file name, e.g. {path / 'xcom-report.html'}"
+    if path.exists():
+        if not path.is_file():
+            return f"{path} exists and is not a regular file"
+        if not os.access(path, os.W_OK):
+            return f"{path} is not writable"
+        return None
+    parent = path.parent
+    while not parent.exists():  # the root always exists
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"the folder {path.parent} cannot be created: {parent} is a file"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        if parent == path.parent:
+            return f"the folder {parent} is not writable"
+        return f"the folder {path.parent} cannot be created: {parent} is not writable"
+    return None
+
+
 def write_html(collected: Collected, path: Path) -> Path:
+    """Write the report (creating its folder); an ``OSError`` when that fails."""
     from pytest_xcom.reporting.html import render_html
 
     path = path.expanduser().resolve()

@@ -2,6 +2,10 @@
 
 ``--xcom-snapshot-update`` (ini ``xcom_snapshot_update``) writes missing entries and rewrites
 changed ones; without it a missing or different entry fails the test.
+
+A snapshot file that cannot be read (not UTF-8, not JSON, not entries) fails the test that asserts
+on it; with the update flag it is rewritten from scratch. A *directory* where the file should be
+always fails the test: nothing replaces or deletes it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ import pytest
 
 from pytest_xcom.errors import SnapshotError, XComTypeError, XComValueError
 from pytest_xcom.snapshots.diff import mismatch_message
-from pytest_xcom.snapshots.files import UPDATE_FLAG, item_location, read_entries, snapshot_path, write_entries
+from pytest_xcom.snapshots.files import (
+    UPDATE_FLAG,
+    SnapshotIsADirectoryError,
+    item_location,
+    read_entries,
+    snapshot_path,
+    write_entries,
+)
 
 COUNTS = ("passed", "written", "updated", "failed")
 PLUGIN_NAME = "xcom-snapshots"
@@ -47,22 +58,49 @@ class XComSnapshot:
         self.counts = dict.fromkeys(COUNTS, 0)
         self._auto = 0
         self._stored: dict[str, Any] | None = None
+        self.rewritten = False  # unreadable, and rewritten from scratch (update mode)
+        self.problems: list[str] = []  # what could not be written or deleted, for the summary
 
     def __repr__(self) -> str:
         return f"<XComSnapshot {self.display}{' (update)' if self.update else ''}>"
+
+    def _reason(self, exc: SnapshotError) -> str:
+        """The error's sentence with the path shown as the summary shows it."""
+        return str(exc).replace(str(self.path), self.display, 1)
+
+    def _directory_message(self) -> str:
+        advice = (
+            f"{UPDATE_FLAG} does not replace or delete a directory: move or remove it yourself, then run again"
+            if self.update
+            else f"move or remove it, then run pytest with {UPDATE_FLAG} to write the snapshot"
+        )
+        return f"XCom snapshot path {self.display} is a directory, not a snapshot file: {advice}"
 
     def _entries(self) -> dict[str, Any]:
         __tracebackhide__ = True
         if self._stored is None:
             try:
                 self._stored = read_entries(self.path)
+            except SnapshotIsADirectoryError:
+                raise AssertionError(self._directory_message()) from None
             except SnapshotError as exc:
                 if not self.update:
                     raise AssertionError(
-                        f"cannot read XCom snapshot file: {exc}; fix it, or delete it and run pytest with {UPDATE_FLAG}"
+                        f"cannot read XCom snapshot file: {self._reason(exc)}; fix it, or run pytest with "
+                        f"{UPDATE_FLAG} to rewrite it (its unreadable entries are then lost)"
                     ) from None
-                self._stored = {}  # rewritten from scratch
+                self._stored = {}  # rewritten from scratch by the next write
+                self.rewritten = True
         return self._stored
+
+    def _write(self, entries: dict[str, Any]) -> None:
+        __tracebackhide__ = True
+        try:
+            write_entries(self.path, entries)
+        except SnapshotIsADirectoryError:
+            raise AssertionError(self._directory_message()) from None
+        except SnapshotError as exc:
+            raise AssertionError(f"cannot write XCom snapshot file: {self._reason(exc)}") from None
 
     def _entry_name(self, name: str | None) -> str:
         __tracebackhide__ = True
@@ -92,9 +130,14 @@ class XComSnapshot:
             self.counts["passed"] += 1
             return
         if self.update:
-            self.counts["updated" if entry in stored else "written"] += 1
+            outcome = "updated" if entry in stored else "written"
+            try:
+                self._write({**stored, entry: manifest})
+            except AssertionError:
+                self.counts["failed"] += 1
+                raise
             stored[entry] = manifest
-            write_entries(self.path, stored)
+            self.counts[outcome] += 1
             return
         self.counts["failed"] += 1
         if entry not in stored:
@@ -114,7 +157,11 @@ class XComSnapshot:
             return []  # unreadable: its test already failed on it
         unused = sorted(set(stored) - set(self.asserted))
         if unused and self.update:
-            write_entries(self.path, {k: v for k, v in stored.items() if k not in unused})
+            try:
+                self._write({k: v for k, v in stored.items() if k not in unused})
+            except AssertionError as exc:
+                self.problems.append(str(exc))
+                return []
         return unused
 
 

@@ -48,12 +48,23 @@ def dumps(entries: dict[str, Any]) -> str:
     return json.dumps(entries, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+class SnapshotIsADirectoryError(SnapshotError):
+    """The snapshot path is a directory: nothing is read from it, written to it or deleted."""
+
+
 def read_entries(path: Path) -> dict[str, Any]:
     """The entries of a snapshot file ({} when there is none)."""
+    if path.is_dir():
+        raise SnapshotIsADirectoryError(f"{path} is a directory, not a snapshot file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        raise SnapshotError(f"{path} is not valid UTF-8 (byte 0x{bad} at offset {exc.start})") from None
+    except OSError as exc:
+        raise SnapshotError(f"{path} cannot be read ({exc.strerror or exc})") from None
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -64,12 +75,20 @@ def read_entries(path: Path) -> dict[str, Any]:
 
 
 def write_entries(path: Path, entries: dict[str, Any]) -> None:
-    """Write the file, or delete it (and directories it leaves empty) when no entry is left."""
-    if entries:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dumps(entries), encoding="utf-8")
-        return
-    path.unlink(missing_ok=True)
+    """Write the file, or delete it (and directories it leaves empty) when no entry is left.
+
+    A :class:`SnapshotError` when it cannot; a directory at ``path`` is never replaced or deleted.
+    """
+    if path.is_dir():
+        raise SnapshotIsADirectoryError(f"{path} is a directory, not a snapshot file")
+    try:
+        if entries:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(dumps(entries), encoding="utf-8")
+            return
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise SnapshotError(f"{path} cannot be {'written' if entries else 'deleted'} ({exc.strerror or exc})") from None
     for folder in (path.parent, path.parent.parent):
         try:
             folder.rmdir()
