@@ -24,6 +24,7 @@ from pytest_xcom.fixtures import (  # noqa: F401  (the plugin's fixtures)
 )
 from pytest_xcom.isolation import env
 from pytest_xcom.isolation.backends import BackendChoice
+from pytest_xcom.isolation.db import CacheDirError, check_cache_dir
 from pytest_xcom.options import ISOLATION, SUITE_BACKEND, SUITE_POLICY, option
 from pytest_xcom.reporting import terminal
 from pytest_xcom.snapshots.assertion import PLUGIN_NAME as SNAPSHOT_PLUGIN
@@ -90,24 +91,60 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# The session whose isolation was made before its pytest_configure: pytest never unconfigures a
+# session that fails in between (a conftest that does not import, an unknown option), so the next
+# session of this process (a second pytest.main(), a notebook) releases it first.
+_unconfigured: pytest.Config | None = None
+
+
 def _isolate(config: pytest.Config) -> None:
+    global _unconfigured
     if ISOLATION in config.stash:
         return
+    if _unconfigured is not None and _unconfigured is not config:
+        _release(_unconfigured)
+    _unconfigured = None
     try:
-        config.stash[ISOLATION] = env.isolate(server_url=option(config, "xcom_db") or None)
+        iso = env.isolate(server_url=option(config, "xcom_db") or None)
     except (IsolationError, DatabaseServerError) as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[ISOLATION] = iso
+    _unconfigured = config
+    if iso.depth == 1 and iso.embedded:
+        try:
+            check_cache_dir()
+        except CacheDirError as exc:
+            _release(config)
+            raise pytest.UsageError(str(exc)) from None
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+def _release(config: pytest.Config) -> None:
+    global _unconfigured
+    if _unconfigured is config:
+        _unconfigured = None
+    iso: env.IsolatedAirflow | None = config.stash.get(ISOLATION, None)
+    if iso is not None:
+        del config.stash[ISOLATION]
+        env.release(iso)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> Any:
     # Runs before any conftest.py is imported, so conftests and test modules that import
     # airflow at the top already see the isolated configuration.
     _isolate(early_config)
+    try:
+        return (yield)
+    except BaseException:
+        _release(early_config)  # a conftest failed to import: pytest will not unconfigure
+        raise
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    global _unconfigured
     _isolate(config)  # the plugin may have been registered after the initial conftests
+    if _unconfigured is config:
+        _unconfigured = None
     config.addinivalue_line(
         "markers",
         "xcom_backend(name, **options): the XCom backend of this test, class or module: 'db', 's3' "
@@ -129,7 +166,12 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except (PolicyError, BackendError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.pluginmanager.register(XComReporter(config), "xcom-reporter")
+    report = option(config, "xcom_report") or None
+    report_path = terminal.report_path(report) if report else None
+    problem = terminal.report_path_problem(report_path) if report_path else None
+    if problem and not hasattr(config, "workerinput"):  # xdist workers do not write it
+        raise pytest.UsageError(f"--xcom-report / xcom_report: {problem}")
+    config.pluginmanager.register(XComReporter(config, report_path), "xcom-reporter")
     config.pluginmanager.register(SnapshotPlugin(config, update=update), SNAPSHOT_PLUGIN)
 
 
@@ -140,10 +182,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     snapshots = config.pluginmanager.get_plugin(SNAPSHOT_PLUGIN)
     if snapshots is not None:
         config.pluginmanager.unregister(snapshots)
-    iso: env.IsolatedAirflow | None = config.stash.get(ISOLATION, None)
-    if iso is not None:
-        env.release(iso)
-        del config.stash[ISOLATION]
+    _release(config)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -159,7 +198,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             "(created by pytest-xcom, dropped at the end)"
         )
     header = f"pytest-xcom {__version__}, apache-airflow {_airflow.airflow_version()}, metadata DB: {where}"
-    return [header, *(f"pytest-xcom WARNING: {problem}" for problem in _airflow.dependency_problems())]
+    swept = [f"pytest-xcom: removed {path}, left by an ended session" for path in (iso.swept if iso else ())]
+    return [header, *swept, *(f"pytest-xcom WARNING: {problem}" for problem in _airflow.dependency_problems())]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -193,16 +233,37 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 class XComReporter:
-    """Collects every run of the session (from xdist workers too) for the summary and HTML."""
+    """Collects every run of the session (from xdist workers too) for the summary and HTML.
 
-    def __init__(self, config: pytest.Config) -> None:
+    The HTML report is written when the session finishes. Its path was checked at start-up; if
+    writing still fails, the terminal summary says so in one line (no traceback) and the exit
+    status becomes ``USAGE_ERROR`` (4) when it would otherwise have been 0 or 5.
+    """
+
+    def __init__(self, config: pytest.Config, report_path: Path | None = None) -> None:
         self.config = config
         self.collected = terminal.Collected()
+        self.report_path = report_path
+        self.report_written: Path | None = None
+        self.report_error: str | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         runs = getattr(report, RUNS_ATTRIBUTE, None)
         if runs and report.when == "teardown":
             self.collected.add(report.nodeid, runs)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.report_path is None or hasattr(self.config, "workerinput"):
+            return
+        try:
+            self.report_written = terminal.write_html(self.collected, self.report_path)
+        except OSError as exc:
+            self.report_error = (
+                f"pytest-xcom: ERROR: the HTML report (--xcom-report) could not be written to "
+                f"{self.report_path}: {exc.strerror or exc}"
+            )
+            if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+                session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if hasattr(self.config, "workerinput"):
@@ -211,9 +272,9 @@ class XComReporter:
             terminalreporter.write_sep("=", "pytest-xcom")
             for line in terminal.summary_lines(self.collected):
                 terminalreporter.write_line(line)
-        path = option(self.config, "xcom_report")
-        if path:
-            written = terminal.write_html(self.collected, Path(path))
+        if self.report_written is not None:
             terminalreporter.write_line(
-                f"pytest-xcom: HTML report of {len(self.collected.entries)} DAG run(s) written to {written}"
+                f"pytest-xcom: HTML report of {len(self.collected.entries)} DAG run(s) written to {self.report_written}"
             )
+        if self.report_error is not None:
+            terminalreporter.write_line(self.report_error, red=True, bold=True)

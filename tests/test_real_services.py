@@ -191,7 +191,7 @@ def test_redis_parity_run_against_the_local_server(user_tests, pytester):
                 run.assert_succeeded()
                 assert run.value("use") == 3
                 assert xcom_redis.get("xcom-parity:make:return_value") == b'{"rows": 3}'
-                assert xcom_redis.connection_pool.connection_class is redis.Connection  # the real server
+                assert issubclass(xcom_redis.connection_pool.connection_class, redis.Connection)  # a real socket
 
             def test_next_test_does_not_see_those_keys(xcom_redis):
                 assert xcom_redis.get("xcom-parity:make:return_value") is None
