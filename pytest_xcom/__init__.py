@@ -25,6 +25,7 @@ from pytest_xcom.errors import (
     XComValueError,
 )
 from pytest_xcom.record import Expansion, Pushes, XComDelete, XComPull, XComPush, XComRun
+from pytest_xcom.record.given import Given
 from pytest_xcom.sizes import PRESETS, parse_size
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ __all__ = [
     "DagRunError",
     "DatabaseServerError",
     "Expansion",
+    "Given",
     "IsolationError",
     "NoRunError",
     "PolicyError",

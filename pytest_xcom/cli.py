@@ -7,11 +7,14 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 from pytest_xcom.errors import XComError
 from pytest_xcom.isolation import env
+from pytest_xcom.record.events import RETURN_KEY
+from pytest_xcom.record.given import Given
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +33,21 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--logical-date", help="ISO date of the run (default 2026-01-01T00:00:00+00:00)")
     inspect.add_argument("--conf", help="the run conf, as a JSON object")
     inspect.add_argument("--backend", default="db", help="XCom backend: db (default), s3, or a dotted BaseXCom path")
+    inspect.add_argument(
+        "--task",
+        action="append",
+        metavar="ID",
+        dest="tasks",
+        help="a partial run: run only this task (repeatable); every other task is marked success without running",
+    )
+    inspect.add_argument(
+        "--given",
+        action="append",
+        metavar="TASK=JSON",
+        default=[],
+        help="an XCom a task that does not run would have pushed: its return value as JSON (repeatable); "
+        "TASK:KEY=JSON for another key, TASK[2]=JSON for map index 2",
+    )
     inspect.add_argument("--verbose", "-v", action="store_true", help="show Airflow's own log output")
     return parser
 
@@ -44,6 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     problem = _html_path_problem(args.html)
     if problem:
         print(f"pytest-xcom: --html {args.html}: {problem}", file=sys.stderr)
+        return 2
+    if args.given and not args.tasks:
+        print(
+            "pytest-xcom: --given needs --task: name the task(s) to run; every other task is marked success "
+            "without running, and --given supplies the XComs they would have pushed",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        args.upstream = [_given(text) for text in args.given] or None
+    except ValueError as exc:
+        print(f"pytest-xcom: {exc}", file=sys.stderr)
         return 2
     iso = env.isolate()
     try:
@@ -71,7 +101,14 @@ def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: dict | No
             stack.callback(harness.close)
             db.reset()
             dag = harness.load_dag(args.path, args.dag_id)
-            run = harness.run(dag, logical_date=args.logical_date, conf=conf, backend=args.backend)
+            run = harness.run(
+                dag,
+                logical_date=args.logical_date,
+                conf=conf,
+                backend=args.backend,
+                tasks=args.tasks,
+                upstream=args.upstream,
+            )
     except (XComError, TypeError, ValueError) as exc:
         # The loader's advice is for Python callers; here the choice is a flag.
         message = str(exc).replace("pass dag_id= to choose one", "pass --dag-id to choose one")
@@ -92,6 +129,22 @@ def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: dict | No
         print(f"\nDAG run {run.dag_id!r} ended {run.state!r}", file=sys.stderr)
         return 1
     return 0
+
+
+_GIVEN = re.compile(r"(?P<task>[^=\[\]:]+)(?:\[(?P<index>\d+)\])?(?::(?P<key>[^=]+))?=(?P<json>.*)", re.DOTALL)
+
+
+def _given(text: str) -> Given:
+    """``--given TASK=JSON`` (also ``TASK:KEY=JSON``, ``TASK[2]=JSON``) as a :class:`Given`."""
+    match = _GIVEN.fullmatch(text)
+    if match is None:
+        raise ValueError(f"--given {text!r}: use TASK=JSON, e.g. --given 'extract={{\"rows\": 2}}'")
+    try:
+        value = json.loads(match["json"])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--given {text!r}: the value is not valid JSON: {exc}") from None
+    index = int(match["index"]) if match["index"] is not None else -1
+    return Given(match["task"], value, key=match["key"] or RETURN_KEY, map_index=index)
 
 
 def _html_path_problem(html: str | None) -> str | None:

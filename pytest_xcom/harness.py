@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from pytest_xcom.isolation import backends
 from pytest_xcom.isolation.backends import BackendChoice
 from pytest_xcom.isolation.services import MockedServices
 from pytest_xcom.last_run import LastRunQueries
+from pytest_xcom.record.given import Given, PartialRun, plan_partial_run
 from pytest_xcom.record.run import XComRun
 from pytest_xcom.recording import loader, runner
 
@@ -44,15 +46,26 @@ class XComHarness(LastRunQueries):
         backend: str | None = None,
         freeze_time: Any = None,
         backend_options: dict[str, Any] | None = None,
+        tasks: Iterable[str] | None = None,
+        upstream: Mapping[str, Any] | Iterable[Given | Mapping[str, Any]] | None = None,
     ) -> XComRun:
         """Run ``dag`` once through ``dag.test()`` on this test's isolated metadata DB.
 
         ``backend`` (with ``backend_options``) overrides the test's XCom backend for this run;
         ``freeze_time`` (a datetime, an ISO string, or True for the logical date) freezes the
         wall clock that task code sees.
+
+        A partial run: ``tasks`` are the ids of the tasks to run, every other task is marked success
+        without running; ``upstream`` gives the XComs those tasks would have pushed, as a mapping
+        ``{task_id: return_value}`` and/or a list of :class:`pytest_xcom.Given`. They are written
+        through the run's XCom backend and recorded as pushes with ``given=True``.
         """
+        __tracebackhide__ = True
         choice = self._choice(backend, backend_options)
-        return self._run(dag, logical_date=logical_date, conf=conf, choice=choice, freeze_time=freeze_time)
+        partial = _partial_run(dag, tasks, upstream)
+        return self._run(
+            dag, logical_date=logical_date, conf=conf, choice=choice, freeze_time=freeze_time, partial=partial
+        )
 
     @property
     def backend(self) -> str:
@@ -73,6 +86,7 @@ class XComHarness(LastRunQueries):
         conf: dict[str, Any] | None = None,
         freeze_time: Any = None,
         resume: bool = False,
+        partial: PartialRun | None = None,
     ) -> XComRun:
         date = runner.coerce_logical_date(logical_date)
         freeze_at = runner.coerce_freeze_time(freeze_time, date)
@@ -86,6 +100,7 @@ class XComHarness(LastRunQueries):
                 backend_name=choice.name,
                 freeze_at=freeze_at,
                 resume=resume,
+                partial=partial,
             )
         run.policy_violations = self.policy.violations(run)
         self.violations.extend(run.policy_violations)
@@ -129,3 +144,11 @@ class XComHarness(LastRunQueries):
 
     def __repr__(self) -> str:
         return f"<XComHarness runs={len(self.runs)}>"
+
+
+def _partial_run(dag: Any, tasks: Any, upstream: Any) -> PartialRun | None:
+    """Check ``tasks=`` / ``upstream=`` against the DAG before anything runs (None: the whole DAG)."""
+    __tracebackhide__ = True
+    if (tasks is None and upstream is None) or not isinstance(dag, _airflow.dag_class()):
+        return None  # the whole DAG; or not a DAG at all, which the runner refuses
+    return plan_partial_run(dag.dag_id, list(dag.task_dict), tasks, upstream)

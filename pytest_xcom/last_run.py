@@ -98,6 +98,10 @@ class LastRunQueries:
     def trigger_xcoms(self) -> list[TriggerXComs]:
         return self.last_run.trigger_xcoms
 
+    @property
+    def marked_success(self) -> tuple[str, ...]:
+        return self.last_run.marked_success
+
     def events(self) -> list[XComPush | XComPull | XComDelete]:
         """Every push, read and delete of every attempt, in the order they happened."""
         return self.last_run.events()

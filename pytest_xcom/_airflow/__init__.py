@@ -12,6 +12,7 @@ package alone. Importing it never imports Airflow: each function imports what it
 - ``comms`` / ``intercept``: the Task SDK channel and the one interception point
 - ``storage``: the object-storage XCom backend
 - ``clock``: the frozen wall clock for task code
+- ``given``: partial runs (tasks marked success, XComs given by the test)
 """
 
 from pytest_xcom._airflow.clock import as_real_time, frozen_task_clock
@@ -32,6 +33,13 @@ from pytest_xcom._airflow.db import (
     dispose_engines,
     initdb,
     task_instances,
+)
+from pytest_xcom._airflow.given import (
+    GivenRow,
+    given_rows,
+    given_xcoms_written,
+    mark_success_pattern,
+    unexpandable_mapped_tasks,
 )
 from pytest_xcom._airflow.intercept import NOT_SEEN, XComEventSink, intercepted
 from pytest_xcom._airflow.storage import (
@@ -57,6 +65,7 @@ from pytest_xcom._airflow.xcom import (
 )
 
 __all__ = [
+    "GivenRow",
     "NOT_SEEN",
     "XComEventSink",
     "airflow_pushed_xcoms",
@@ -77,11 +86,14 @@ __all__ = [
     "deserialize_payload",
     "dispose_engines",
     "frozen_task_clock",
+    "given_rows",
+    "given_xcoms_written",
     "import_dag_file",
     "initdb",
     "intercepted",
     "is_airflow_frame",
     "is_mapped",
+    "mark_success_pattern",
     "object_storage_backend",
     "object_storage_settings",
     "pushes_none",
@@ -93,4 +105,5 @@ __all__ = [
     "serialize_payload",
     "stored_row",
     "task_instances",
+    "unexpandable_mapped_tasks",
 ]

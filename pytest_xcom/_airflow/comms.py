@@ -75,3 +75,10 @@ def xcom_arg_classes() -> list[type]:
         for name in ("PlainXComArg", "MapXComArg", "ZipXComArg", "ConcatXComArg")
         if hasattr(xcom_arg, name)
     ]
+
+
+def dag_test_module() -> Any:
+    """The module whose ``_run_inline_trigger`` ``dag.test()`` calls to run a deferred task's trigger."""
+    from airflow.sdk.definitions import dag as dag_module
+
+    return dag_module

@@ -144,15 +144,24 @@ def _check_cycle(dag: Any) -> None:
         check_cycle(dag)
 
 
-def run_dag_test(dag: Any, *, logical_date: datetime, conf: dict[str, Any] | None) -> Any:
-    """Run ``dag.test()`` with a deterministic run id; returns the DagRun."""
+def run_dag_test(
+    dag: Any, *, logical_date: datetime, conf: dict[str, Any] | None, mark_success_pattern: str | None = None
+) -> Any:
+    """Run ``dag.test()`` with a deterministic run id; returns the DagRun.
+
+    ``mark_success_pattern``: tasks whose id it ``fullmatch``es are marked success without running.
+    """
     _check_cycle(dag)
     with warnings.catch_warnings(), _in_process_api_reused(), _plain_task_tracebacks():
         # Airflow's in-process execution API imports starlette's test client, which warns about
         # its own httpx dependency: noise from Airflow's machinery, not from the user's DAG.
         warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
         # run_after defaults to "now" and feeds the run id; pin it so run ids are reproducible.
-        return dag.test(logical_date=logical_date, run_after=logical_date, run_conf=conf)
+        if mark_success_pattern is None:
+            return dag.test(logical_date=logical_date, run_after=logical_date, run_conf=conf)
+        return dag.test(
+            logical_date=logical_date, run_after=logical_date, run_conf=conf, mark_success_pattern=mark_success_pattern
+        )
 
 
 @contextlib.contextmanager

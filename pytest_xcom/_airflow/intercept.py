@@ -24,6 +24,7 @@ from pytest_xcom._airflow.comms import (
     XCOM_MESSAGES,
     comms_class,
     comms_task_instance,
+    dag_test_module,
     is_error_response,
     message_type,
     patched,
@@ -85,14 +86,14 @@ class _Interceptor:
         # (task_id, key) -> map indexes pushed so far: reads look here instead of scanning pushes
         self._pushed: dict[tuple[str, str], set[int]] = {}
         self._purged = False
+        self._deferred: Instance | None = None  # the task instance that deferred last
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             stack.enter_context(patched(comms_class(), "send", self._wrap_send))
             stack.enter_context(patched(supervisor_class(), "start", self._wrap_start))
-            if "run_trigger_in_process" in vars(supervisor_class()):
-                stack.enter_context(patched(supervisor_class(), "run_trigger_in_process", self._wrap_trigger))
+            stack.enter_context(patched(dag_test_module(), "_run_inline_trigger", self._wrap_trigger))
             stack.enter_context(patched(runtime_task_instance_class(), "xcom_pull", self._wrap_xcom_pull))
             for cls in xcom_arg_classes():
                 if "resolve" in cls.__dict__:
@@ -150,6 +151,7 @@ class _Interceptor:
         return send
 
     def _wrap_start(self, original: Any) -> Any:
+        interceptor = self
         sink = self.sink
         start = original.__func__
 
@@ -168,6 +170,8 @@ class _Interceptor:
                 )
                 raise
             state = str(getattr(result.state, "value", result.state))
+            if state == "deferred":
+                interceptor._deferred = (what.task_id, what.map_index, int(getattr(what, "try_number", 1) or 1))
             _guarded(
                 sink,
                 "a task's end",
@@ -182,20 +186,25 @@ class _Interceptor:
         return classmethod(wrapped)
 
     def _wrap_trigger(self, original: Any) -> Any:
-        """``dag.test()`` runs a deferred task's trigger inline: note the XComs its event carries."""
-        sink = self.sink
-        run_trigger = original.__func__
+        """``dag.test()`` runs a deferred task's trigger inline: note the XComs its event carries.
 
-        def wrapped(cls: type, /, *, trigger: Any, ti: Any, **kwargs: Any) -> Any:
-            event = run_trigger(cls, trigger=trigger, ti=ti, **kwargs)
+        Airflow 3.3 passes the task instance along; 3.0-3.2 pass the trigger alone, so the task is
+        the one that deferred last.
+        """
+        interceptor = self
+
+        def run_inline_trigger(trigger: Any, *args: Any, **kwargs: Any) -> Any:
+            event = original(trigger, *args, **kwargs)
             xcoms = getattr(event, "xcoms", None)
-            if xcoms:
-                by = (ti.task_id, ti.map_index, int(getattr(ti, "try_number", 1) or 1))
+            ti = args[0] if args else kwargs.get("task_sdk_ti")
+            by = interceptor._deferred if ti is None else (ti.task_id, ti.map_index, int(ti.try_number or 1))
+            if xcoms and by is not None:
                 name = f"{type(trigger).__module__}.{type(trigger).__qualname__}"
+                sink = interceptor.sink
                 _guarded(sink, "a trigger event", sink.on_trigger_event, by=by, trigger=name, xcoms=dict(xcoms))
             return event
 
-        return classmethod(wrapped)
+        return run_inline_trigger
 
     def _wrap_resolve(self, original: Any) -> Any:
         sink = self.sink

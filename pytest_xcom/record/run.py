@@ -41,6 +41,8 @@ class XComRun:
     # dict of multiple_outputs): the strict policy does not blame the user for them.
     airflow_xcoms: frozenset[tuple[str, str]] = frozenset()
     trigger_xcoms: list[TriggerXComs] = field(default_factory=list)
+    # A partial run (``xcom.run(dag, tasks=[...])``): the tasks marked success without running.
+    marked_success: tuple[str, ...] = ()
 
     @property
     def succeeded(self) -> bool:
@@ -300,6 +302,7 @@ class XComRun:
         data["logical_date"] = self.logical_date.isoformat() if self.logical_date else None
         data["mapped_task_ids"] = sorted(self.mapped_task_ids)
         data["task_ids"] = list(self.task_ids)
+        data["marked_success"] = list(self.marked_success)
         data["dependencies"] = [list(edge) for edge in self.dependencies]
         data["airflow_xcoms"] = sorted(list(pair) for pair in self.airflow_xcoms)
         data["pushes"] = [_push_dict(push, value_limit) for push in self.pushes]
@@ -319,6 +322,7 @@ class XComRun:
         fields["logical_date"] = datetime.fromisoformat(data["logical_date"]) if data["logical_date"] else None
         fields["mapped_task_ids"] = frozenset(data["mapped_task_ids"])
         fields["task_ids"] = tuple(data["task_ids"])
+        fields["marked_success"] = tuple(data.get("marked_success", ()))
         fields["dependencies"] = tuple(tuple(edge) for edge in data.get("dependencies", ()))
         fields["airflow_xcoms"] = frozenset(tuple(pair) for pair in data.get("airflow_xcoms", ()))
         fields["pushes"] = [XComPush(**p) for p in data["pushes"]]

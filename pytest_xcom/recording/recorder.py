@@ -32,6 +32,7 @@ class Recorder:
         self.deletes: list[XComDelete] = []
         self.failures: dict[tuple[str, int], str] = {}
         self.internal_errors: list[str] = []
+        self._unseen: set[int] = set()  # indexes of pushes whose pushed object was not seen
         self.trigger_xcoms: list[TriggerXComs] = []
         self._seq = itertools.count(1)
         # The default backend stores exactly the serde payload: no second serialization needed,
@@ -49,22 +50,41 @@ class Recorder:
     def on_push(self, *, by: Instance, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None:
         seen = pushed is not _airflow.NOT_SEEN
         measured = measure_push(pushed if seen else None, stored, payload_is_stored=self._stores_payload or not seen)
-        value, value_error = (None, None)
-        if self._stores_payload:
-            value, value_error = _read_back(self.backend, stored)
-        original = pushed if seen else value
+        if not seen:
+            self._unseen.add(len(self.pushes))  # the pushed object is what reads back, filled in after the run
         self.pushes.append(
             XComPush(
                 task_id=task_id,
                 map_index=map_index,
                 key=key,
-                value=value,
-                pushed=original,
-                round_trips=value_error is None and _equal(value, original),
-                value_error=value_error,
+                value=None,  # read back after the run: see read_back_values
+                pushed=pushed if seen else None,
                 stored=stored,
-                type_name=type(original).__name__,
+                type_name=type(pushed).__name__ if seen else "",
                 try_number=by[2] if by[0] == task_id else 1,
+                seq=next(self._seq),
+                **measured,
+            )
+        )
+
+    def on_given(self, *, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None:
+        """An XCom the test gave (a partial run), written before any task ran: measured like a push.
+
+        ``try_number`` is 0: no attempt of the task pushed it.
+        """
+        measured = measure_push(pushed, stored, payload_is_stored=self._stores_payload)
+        self.pushes.append(
+            XComPush(
+                task_id=task_id,
+                map_index=map_index,
+                key=key,
+                value=None,  # read back after the run: see read_back_values
+                pushed=pushed,
+                stored=stored,
+                type_name=type(pushed).__name__,
+                try_number=0,
+                given=True,
+                source="given",
                 seq=next(self._seq),
                 **measured,
             )
@@ -148,23 +168,27 @@ class Recorder:
     # -- after the run ---------------------------------------------------------------------------
 
     def read_back_values(self) -> None:
-        """Fill in what readers get for pushes of a custom backend: its ``deserialize_value`` of the
-        stored row, called once per standing push after the run (never inside task code, so it
-        cannot change a task's outcome). A push replaced or deleted during the run is not read back.
+        """Fill in what readers get: the backend's ``deserialize_value`` of each stored row.
+
+        Called after the run, never inside task code (so it cannot change a task's outcome, nor meet
+        a frozen clock). Airflow's own backend only deserializes what the row holds: every push is
+        read back. A custom backend may fetch from storage: only the pushes that stand at the end are
+        read back, once; one replaced or deleted during the run is not.
         """
-        if self._stores_payload:
-            return
         standing = {id(push) for push in _standing(self.pushes, self.deletes)}
         for index, push in enumerate(self.pushes):
-            if id(push) in standing:
+            if self._stores_payload or id(push) in standing:
                 value, error = _read_back(self.backend, push.stored)
             else:
                 value, error = None, "replaced or deleted during the run before pytest-xcom read it back"
+            pushed = value if index in self._unseen else push.pushed
             self.pushes[index] = dataclasses.replace(
                 push,
                 value=value,
                 value_error=error,
-                round_trips=error is None and _equal(value, push.pushed),
+                pushed=pushed,
+                type_name=type(pushed).__name__ if index in self._unseen else push.type_name,
+                round_trips=error is None and _equal(value, pushed),
             )
 
 

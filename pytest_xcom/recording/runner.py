@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_xcom import _airflow
-from pytest_xcom.errors import DagRunError, RecordingError, XComTypeError, XComValueError
+from pytest_xcom.errors import DagRunError, RecordingError, XComError, XComTypeError, XComValueError
 from pytest_xcom.isolation.env import environ_restored
+from pytest_xcom.isolation.signals import signal_handlers_restored
 from pytest_xcom.record.events import instance_label
+from pytest_xcom.record.given import PartialRun
 from pytest_xcom.record.run import XComRun
 from pytest_xcom.recording.recorder import Recorder
 from pytest_xcom.recording.restore import process_state_restored
@@ -77,8 +79,12 @@ def run_dag(
     backend_name: str = "db",
     freeze_at: datetime | None = None,
     resume: bool = False,
+    partial: PartialRun | None = None,
 ) -> XComRun:
-    """Run ``dag`` once with ``backend`` as its XCom backend; return the record of its traffic."""
+    """Run ``dag`` once with ``backend`` as its XCom backend; return the record of its traffic.
+
+    ``partial``: run only some tasks, the others marked success, with XComs given in their place.
+    """
     if not isinstance(dag, _airflow.dag_class()):
         raise XComTypeError(
             f"xcom.run() takes an Airflow DAG object, not {type(dag).__name__}; "
@@ -87,9 +93,13 @@ def run_dag(
     date = coerce_logical_date(logical_date)
     check_conf(conf)
     recorder = Recorder(backend or _airflow.base_xcom_class())
+    given = _airflow.given_rows(dag, partial.given) if partial is not None else []
+    pattern = _airflow.mark_success_pattern(partial.marked_success) if partial is not None else None
+    whole = _airflow.unexpandable_mapped_tasks(dag, partial.run, given) if partial is not None else ()
     started = time.perf_counter()
     try:
         with contextlib.ExitStack() as stack:
+            stack.enter_context(signal_handlers_restored())
             stack.enter_context(environ_restored())
             stack.enter_context(process_state_restored())
             stack.enter_context(recorder.installed())
@@ -98,7 +108,10 @@ def run_dag(
                 stack.enter_context(_airflow.frozen_task_clock(freeze_at))
             if resume:
                 stack.enter_context(_airflow.resuming_existing_dag_run())
-            dag_run = _airflow.run_dag_test(dag, logical_date=date, conf=conf)
+            stack.enter_context(_airflow.given_xcoms_written(given, recorder.backend, recorder, marked_whole=whole))
+            dag_run = _airflow.run_dag_test(dag, logical_date=date, conf=conf, mark_success_pattern=pattern)
+    except XComError:
+        raise  # a given XCom the backend cannot store: the test's mistake, said as such
     except Exception as exc:
         raise DagRunError(f"DAG {dag.dag_id!r} could not run: {type(exc).__name__}: {exc}") from exc
     recorder.read_back_values()
@@ -111,7 +124,10 @@ def run_dag(
         )
     _freeze_long_lived_objects()
     duration = time.perf_counter() - started
-    return _build_run(dag, dag_run, recorder, date, duration, backend_name)
+    run = _build_run(dag, dag_run, recorder, date, duration, backend_name)
+    if partial is not None:
+        run.marked_success = partial.marked_success
+    return run
 
 
 _frozen = False

@@ -31,12 +31,14 @@ def table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
 
 def render_run(number: int, test_id: str, run: XComRun) -> str:
     pushes = run.ordered_pushes()
+    given = any(p.given for p in pushes)  # a "source" column only when the test gave XComs
     rows = []
     for p in pushes:
         who = run.readers(p)
         rows.append(
             [
                 f"<code>{e(p.task_id)}</code>",
+                *([GIVEN_BADGE if p.given else "task"] if given else []),
                 str(p.map_index) if p.map_index >= 0 else "\u2013",
                 f"<code>{e(p.key)}</code>",
                 f'<span class="num">{e(human(p.size))}</span>',
@@ -54,9 +56,10 @@ def render_run(number: int, test_id: str, run: XComRun) -> str:
         f'<p class="meta">test <code>{e(test_id)}</code> \u00b7 run <code>{e(run.run_id)}</code> \u00b7 '
         f"backend <code>{e(run.backend)}</code> \u00b7 {run.duration:.2f} s \u00b7 {len(pushes)} XCom(s), "
         f"{e(human(total))} \u00b7 {len(run.pulls)} read(s)</p>",
+        *_partial_run_note(run),
         f'<div class="graph">{render_svg(run, f"run{number}")}</div>',
         "<h3>XComs pushed</h3>",
-        table(["task", "map index", "key", "size", "stored size", "offloaded", "readers", "value"], rows)
+        table(["task", *(["source"] if given else []), *PUSH_COLUMNS], rows)
         if rows
         else '<p class="empty">No XComs pushed.</p>',
     ]
@@ -91,6 +94,27 @@ def render_run(number: int, test_id: str, run: XComRun) -> str:
         parts += ["<h3>Policy violations</h3>", f"<ul>{items}</ul>"]
     parts.append("</section>")
     return "\n".join(parts)
+
+
+PUSH_COLUMNS = ["map index", "key", "size", "stored size", "offloaded", "readers", "value"]
+GIVEN_BADGE = (
+    '<span class="badge given" title="given by the test (upstream=), not pushed by a task" '
+    'style="background:#fff8e1;border-color:#f9a825;color:#8d6e00">given</span>'
+)
+
+
+def _partial_run_note(run: XComRun) -> list[str]:
+    """A partial run says which tasks ran and which were marked success without running."""
+    if not run.marked_success:
+        return []
+    ran = [t for t in run.task_ids if t not in run.marked_success]
+    return [
+        '<p class="meta partial">partial run \u00b7 ran '
+        + (", ".join(f"<code>{e(t)}</code>" for t in ran) or "nothing")
+        + ' \u00b7 <span title="dag.test(mark_success_pattern=...)">marked success without running</span> '
+        + ", ".join(f"<code>{e(t)}</code>" for t in run.marked_success)
+        + "</p>"
+    ]
 
 
 def render_summary(entries: list[tuple[str, XComRun]]) -> str:

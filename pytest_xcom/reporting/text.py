@@ -25,10 +25,17 @@ def text_report(run: XComRun) -> str:
         for t in run.trigger_xcoms
         if not t.pushed
     ]
+    if run.marked_success:
+        ran = [t for t in run.task_ids if t not in run.marked_success]
+        lines.append(
+            f"  partial run: ran {', '.join(ran) or '(nothing)'}; "
+            f"marked success without running: {', '.join(run.marked_success)}"
+        )
     if not pushes:
         lines.append("  (no XComs pushed)")
         return "\n".join([*lines, *notes])
-    rows = [("task", "map", "key", "size", "stored", "offloaded")]
+    given = any(p.given for p in pushes)  # a "source" column only when the test gave XComs
+    rows = [("task", "map", "key", "size", "stored", "offloaded", *(("source",) if given else ()))]
     for p in pushes:
         rows.append(
             (
@@ -38,6 +45,7 @@ def text_report(run: XComRun) -> str:
                 human(p.size),
                 human(p.stored_size),
                 "yes" if p.offloaded else "no",
+                *((("given" if p.given else "task"),) if given else ()),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

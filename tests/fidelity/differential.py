@@ -113,7 +113,7 @@ FIDELITY_CASES = [
          plain=("success", ("export", "/"))),
     Case("f-retry", "fidelity_retry", FIDELITY_DAGS, "fidelity_retry", load="module",
          plain=("success", ("stage", None))),
-    Case("g-frozen-clock", "fidelity_frozen_clock", FIDELITY_DAGS, "airflow_dags.frozen_clock", load="module",
+    Case("g-frozen-clock", "fidelity_frozen_clock", FIDELITY_DAGS, "airflow_pipelines.frozen_clock", load="module",
          compare_values=False, freeze_time=FROZEN_AT, plain=("success", ("stamp", None))),
     # Plain dag.test() (Airflow 3.3.2) never pushes a trigger event's XComs. It runs the trigger inline
     # and resumes the task with the event's payload ("success" for TaskSuccessEvent); only the

@@ -8,7 +8,7 @@ Usage (cwd anywhere)::
 
 SPEC.json is a list of ``{"folder": ..., "module": ..., "dag_ids": [...]}``: ``folder`` is the DAG
 bundle (``[core] dags_folder``) the file lives in and is put on ``sys.path``; ``module`` is the
-DAG file's module name relative to it (``etl_orders``, ``airflow_dags.frozen_clock``). Each module
+DAG file's module name relative to it (``etl_orders``, ``airflow_pipelines.frozen_clock``). Each module
 is imported as Airflow's DAG processor does (module-level DAG objects, and ``@dag`` functions
 called at module level, which Airflow auto-registers), then every listed DAG runs once with
 ``dag.test(logical_date=2026-01-01T00:00:00+00:00, run_after=same)``.
