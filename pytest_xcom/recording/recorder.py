@@ -48,6 +48,17 @@ class Recorder:
     # -- the XComEventSink ----------------------------------------------------------------------
 
     def on_push(self, *, by: Instance, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None:
+        try_number = by[2] if by[0] == task_id else 1
+        self._record_push(task_id, map_index, key, stored, pushed, try_number=try_number)
+
+    def on_given(self, *, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None:
+        """An XCom the test gave (a partial run), written before any task ran: measured like a push.
+
+        ``try_number`` is 0: no attempt of the task pushed it.
+        """
+        self._record_push(task_id, map_index, key, stored, pushed, try_number=0, given=True, source="given")
+
+    def _record_push(self, task_id: str, map_index: int, key: str, stored: Any, pushed: Any, **origin: Any) -> None:
         seen = pushed is not _airflow.NOT_SEEN
         measured = measure_push(pushed if seen else None, stored, payload_is_stored=self._stores_payload or not seen)
         if not seen:
@@ -61,31 +72,8 @@ class Recorder:
                 pushed=pushed if seen else None,
                 stored=stored,
                 type_name=type(pushed).__name__ if seen else "",
-                try_number=by[2] if by[0] == task_id else 1,
                 seq=next(self._seq),
-                **measured,
-            )
-        )
-
-    def on_given(self, *, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None:
-        """An XCom the test gave (a partial run), written before any task ran: measured like a push.
-
-        ``try_number`` is 0: no attempt of the task pushed it.
-        """
-        measured = measure_push(pushed, stored, payload_is_stored=self._stores_payload)
-        self.pushes.append(
-            XComPush(
-                task_id=task_id,
-                map_index=map_index,
-                key=key,
-                value=None,  # read back after the run: see read_back_values
-                pushed=pushed,
-                stored=stored,
-                type_name=type(pushed).__name__,
-                try_number=0,
-                given=True,
-                source="given",
-                seq=next(self._seq),
+                **origin,
                 **measured,
             )
         )
