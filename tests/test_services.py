@@ -172,7 +172,10 @@ def defaults():
     @task
     def via_redis_default():
         from airflow.providers.redis.hooks.redis import RedisHook
-        from airflow.sdk.bases.hook import BaseHook
+        try:
+            from airflow.sdk import BaseHook  # Airflow >= 3.1
+        except ImportError:
+            from airflow.hooks.base import BaseHook  # Airflow 3.0
         conn = BaseHook.get_connection("redis_default")
         RedisHook().get_conn().set("from-the-hook", "yes")
         return {"conn_type": conn.conn_type, "host": conn.host}
@@ -242,7 +245,10 @@ def test_the_users_own_default_connections_win(user_tests, pytester, monkeypatch
         def which():
             @task
             def hosts():
-                from airflow.sdk.bases.hook import BaseHook
+                try:
+                    from airflow.sdk import BaseHook  # Airflow >= 3.1
+                except ImportError:
+                    from airflow.hooks.base import BaseHook  # Airflow 3.0
                 return {name: BaseHook.get_connection(name).host for name in ("redis_default", "aws_default")}
             hosts()
 
