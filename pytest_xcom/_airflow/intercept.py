@@ -156,31 +156,25 @@ class _Interceptor:
         start = original.__func__
 
         def wrapped(cls: type, /, *, what: Any, task: Any, **kwargs: Any) -> Any:
+            result, state, error = None, "failed", None
             try:
                 result = start(cls, what=what, task=task, **kwargs)
+                state, error = str(getattr(result.state, "value", result.state)), result.error
             except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                if state == "deferred":
+                    interceptor._deferred = (what.task_id, what.map_index, int(getattr(what, "try_number", 1) or 1))
                 _guarded(
                     sink,
                     "a task's end",
                     sink.on_task_end,
                     task_id=what.task_id,
                     map_index=what.map_index,
-                    state="failed",
-                    error=exc,
+                    state=state,
+                    error=error,
                 )
-                raise
-            state = str(getattr(result.state, "value", result.state))
-            if state == "deferred":
-                interceptor._deferred = (what.task_id, what.map_index, int(getattr(what, "try_number", 1) or 1))
-            _guarded(
-                sink,
-                "a task's end",
-                sink.on_task_end,
-                task_id=what.task_id,
-                map_index=what.map_index,
-                state=state,
-                error=result.error,
-            )
             return result
 
         return classmethod(wrapped)

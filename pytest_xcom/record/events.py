@@ -127,3 +127,12 @@ class XComDelete:
             and self.map_index in (None, push.map_index)
             and self.seq > push.seq
         )
+
+
+def standing_pushes(pushes: list[XComPush], deletes: list[XComDelete]) -> list[XComPush]:
+    """The pushes that stand at the end of a run, in push order: the last push per (task, map
+    index, key), unless a later delete removed it (what the metadata DB holds after the run)."""
+    latest: dict[tuple[str, int, str], XComPush] = {}
+    for push in sorted(pushes, key=lambda p: p.seq):
+        latest[(push.task_id, push.map_index, push.key)] = push
+    return [push for push in latest.values() if not any(delete.removes(push) for delete in deletes)]

@@ -11,7 +11,15 @@ from unittest.mock import ANY
 
 from pytest_xcom.checks import assertions, rules
 from pytest_xcom.errors import XComLookupError
-from pytest_xcom.record.events import RETURN_KEY, TriggerXComs, XComDelete, XComPull, XComPush, instance_label
+from pytest_xcom.record.events import (
+    RETURN_KEY,
+    TriggerXComs,
+    XComDelete,
+    XComPull,
+    XComPush,
+    instance_label,
+    standing_pushes,
+)
 from pytest_xcom.record.manifest import build_manifest
 from pytest_xcom.record.views import Expansion, Pushes, describe_keys
 from pytest_xcom.reporting.text import text_report
@@ -68,15 +76,7 @@ class XComRun:
     def effective_pushes(self) -> list[XComPush]:
         """The XComs that stand at the end of the run, in push order: the last push per (task, map
         index, key) that no later delete removed (what the metadata DB holds after the run)."""
-        standing: dict[tuple[str, int, str], XComPush] = {}
-        for event in self.events():
-            if isinstance(event, XComPush):
-                standing[(event.task_id, event.map_index, event.key)] = event
-            elif isinstance(event, XComDelete):
-                for where, push in list(standing.items()):
-                    if event.removes(push):
-                        del standing[where]
-        return sorted(standing.values(), key=lambda p: p.seq)
+        return sorted(standing_pushes(self.pushes, self.deletes), key=lambda p: p.seq)
 
     def events(self) -> list[XComPush | XComPull | XComDelete]:
         """Every push, read and delete of every attempt, in the order they happened."""

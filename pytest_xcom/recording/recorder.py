@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pytest_xcom import _airflow
-from pytest_xcom.record.events import TriggerXComs, XComDelete, XComPull, XComPush
+from pytest_xcom.record.events import TriggerXComs, XComDelete, XComPull, XComPush, standing_pushes
 from pytest_xcom.recording.measure import measure_push
 
 Instance = tuple[str, int, int]
@@ -163,7 +163,7 @@ class Recorder:
         read back. A custom backend may fetch from storage: only the pushes that stand at the end are
         read back, once; one replaced or deleted during the run is not.
         """
-        standing = {id(push) for push in _standing(self.pushes, self.deletes)}
+        standing = {id(push) for push in standing_pushes(self.pushes, self.deletes)}
         for index, push in enumerate(self.pushes):
             if self._stores_payload or id(push) in standing:
                 value, error = _read_back(self.backend, push.stored)
@@ -178,13 +178,6 @@ class Recorder:
                 type_name=type(pushed).__name__ if index in self._unseen else push.type_name,
                 round_trips=error is None and _equal(value, pushed),
             )
-
-
-def _standing(pushes: list[XComPush], deletes: list[XComDelete]) -> list[XComPush]:
-    latest: dict[tuple[str, int, str], XComPush] = {}
-    for push in pushes:
-        latest[(push.task_id, push.map_index, push.key)] = push
-    return [p for p in latest.values() if not any(d.removes(p) for d in deletes)]
 
 
 def _read_back(backend: type, stored: Any) -> tuple[Any, str | None]:
