@@ -51,6 +51,18 @@ def _matches(stored: dict[str, Any], manifest: dict[str, Any], storage: bool | N
     return manifests.comparable(old, new, storage=compared) == manifests.comparable(new, old, storage=compared)
 
 
+def _partial_comparison(stored: dict[str, Any], manifest: dict[str, Any], storage: bool | None) -> str | None:
+    """Why a passing comparison looked at less than everything: "v1" (an old format), "airflow"
+    (written on another Airflow release: storage facts left out), or None."""
+    if "manifest_version" not in manifest:
+        return None
+    if stored.get("manifest_version") == 1:
+        return "v1"
+    if storage is None and manifests.airflow_of(stored) != manifests.airflow_of(manifest):
+        return "airflow"
+    return None
+
+
 def _manifest_of(run: Any) -> dict[str, Any]:
     __tracebackhide__ = True
     manifest = getattr(run, "manifest", None)
@@ -80,6 +92,8 @@ class XComSnapshot:
         self._stored: dict[str, Any] | None = None
         self.rewritten = False  # unreadable, and rewritten from scratch (update mode)
         self.problems: list[str] = []  # what could not be written or deleted, for the summary
+        # (entry, why) of entries that passed on less than a full comparison: "v1" or "airflow"
+        self.partial: list[tuple[str, str]] = []
 
     def __repr__(self) -> str:
         return f"<XComSnapshot {self.display}{' (update)' if self.update else ''}>"
@@ -160,6 +174,9 @@ class XComSnapshot:
         if entry in stored and problem is None and _matches(stored[entry], manifest, storage):
             if not self.update or stored[entry] == manifest:
                 self.counts["passed"] += 1
+                why = _partial_comparison(stored[entry], manifest, storage)
+                if why:
+                    self.partial.append((entry, why))
                 return
         if self.update:
             outcome = "updated" if entry in stored else "written"
