@@ -164,6 +164,7 @@ def test_a_v1_snapshot_is_compared_on_what_v1_records(capsys, tmp_path):
     ) in out.splitlines(), out
 
 
+@pytest.mark.bad_input("diff-of-something-else")
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
