@@ -149,7 +149,7 @@ def test_partial_runs_through_the_xcom_fixture(user_tests, pytester):
             second = xcom.run(fan_dag, tasks=["double", "total"], upstream=[Given("split", [1, 2])])
             assert first.manifest() == second.manifest()           # what snapshots compare
             split = first.manifest()["xcoms"]["split"]["-1"]["return_value"]
-            assert (split["storage"]["size"], split["consumers"]) == (6, ["double[0]", "double[1]"])
+            assert (split["size"], split["consumers"]) == (6, ["double[0]", "double[1]"])
 
         def test_a_mapped_task_that_does_not_run_needs_no_given(xcom):
             run = xcom.run(fan_dag, tasks=["total"])   # split and double marked success, double unexpanded

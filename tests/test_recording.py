@@ -199,9 +199,9 @@ def test_report_and_manifest(user_tests):
             json.dumps(manifest)
             assert manifest == xcom.run(mapped_dag).manifest()      # deterministic
             entry = manifest["xcoms"]["size"]["1"]["return_value"]
-            assert entry["type"] == "int" and entry["value"] == "50" and entry["consumers"] == ["total"]
-            storage = entry["storage"]
-            assert storage["size"] == 2 and not storage["offloaded"] and len(storage["sha256"]) == 64
+            assert entry["type"] == "int" and entry["size"] == 2 and entry["consumers"] == ["total"]
+            assert not entry["offloaded"] and len(entry["sha256"]) == 64
+            assert (entry["value"], entry["value_type"]) == ("50", "int")
             assert "manual__" not in json.dumps(manifest)             # no run ids
         """,
         "-s",

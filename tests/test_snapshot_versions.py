@@ -84,7 +84,7 @@ def _as_v1(manifest):
     for by_index in v1["xcoms"].values():
         for by_key in by_index.values():
             for key, fields in list(by_key.items()):
-                by_key[key] = {"type": fields["type"], "consumers": fields["consumers"], **fields["storage"]}
+                by_key[key] = {k: fields[k] for k in ("type", "consumers", "size", "stored_size", "offloaded", "sha256")}
     return v1
 
 
@@ -100,9 +100,9 @@ def _other_airflow(manifest):
 
 
 def _grown(manifest):
-    storage = _xcom(manifest)["storage"]
-    storage["size"] += 5
-    storage["stored_size"] += 5
+    fields = _xcom(manifest)
+    fields["size"] += 5
+    fields["stored_size"] += 5
     return manifest
 
 

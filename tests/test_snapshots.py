@@ -110,7 +110,7 @@ def test_missing_snapshot_fails_with_the_hint_then_update_writes_it(user_tests, 
     extract = manifest["xcoms"]["extract"]["-1"]["return_value"]
     assert extract["consumers"] == ["load", "transform[0]", "transform[1]"]
     assert extract["type"] == "list" and extract["value"] == '["a", "b"]' and extract["value_type"] == "list"
-    assert extract["storage"]["size"] == 10 and extract["storage"]["offloaded"] is False
+    assert extract["size"] == 10 and extract["offloaded"] is False
     assert manifest["manifest_version"] == 2 and manifest["written_by"]["airflow"][0].isdigit()
     assert manifest["expansions"] == {"transform": 2}
     assert manifest["pulls"]["load"] == [{"found": True, "key": "return_value", "source": "extract", "via": "argument"}]
@@ -191,7 +191,7 @@ def test_mismatch_names_each_change_then_shows_the_json_diff(user_tests, pyteste
             "E       @@ -* +* @@",
         ]
     )
-    result.stdout.fnmatch_lines(['E       -            "size": 1,', 'E       +            "size": 13,'])
+    result.stdout.fnmatch_lines(['E       -          "size": 1,', 'E       +          "size": 13,'])
     result.stdout.fnmatch_lines(['E       +          "type": "dict",'])
     result.stdout.fnmatch_lines(
         [SECTION, "1 XCom snapshot(s): 0 passed, 0 written, 0 updated, 1 failed",

@@ -1,10 +1,10 @@
 """A run's XCom traffic as deterministic, JSON-ready data (what snapshots compare).
 
-Manifest v2 keeps apart what the DAG sees (keys, the value as readers receive it, readers,
-expansions, pulls found or missed) and what only storage shows (the ``storage`` block of each
-XCom: serialized size, stored size, offloading, hash of the serialized form), and records which
-Airflow and pytest-xcom wrote it (``written_by``), so a snapshot stays comparable across Airflow
-versions whose serializers wrap the same value differently.
+Manifest v2 tells apart what the DAG sees (keys, the value as readers receive it, readers,
+expansions, pulls found or missed) from what only storage shows (``STORAGE_FIELDS`` of each XCom:
+serialized size, stored size, offloading, hash of the serialized form), and records which Airflow
+and pytest-xcom wrote it (``written_by``), so a snapshot stays comparable across Airflow versions
+whose serializers wrap the same value differently. The v1 fields keep their names and places.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pytest_xcom.record.run import XComRun
 
 MANIFEST_VERSION = 2
+STORAGE_FIELDS = ("size", "stored_size", "offloaded", "sha256")
 IMPLICIT = "xcom_pull without task_ids"
 
 
@@ -35,12 +36,11 @@ def build_manifest(run: XComRun) -> dict[str, Any]:
             "type": push.type_name,
             **value_facts(push.value, push.value_error),
             "consumers": run.readers(push),
-            "storage": {
-                "size": push.size,
-                "stored_size": push.stored_size,
-                "offloaded": push.offloaded,
-                "sha256": push.sha256,
-            },
+            # storage only (see STORAGE_FIELDS): how the value was stored, not what readers get
+            "size": push.size,
+            "stored_size": push.stored_size,
+            "offloaded": push.offloaded,
+            "sha256": push.sha256,
         }
     return {
         "manifest_version": MANIFEST_VERSION,

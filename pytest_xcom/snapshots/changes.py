@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_xcom.record.manifest import IMPLICIT
+from pytest_xcom.record.manifest import IMPLICIT, STORAGE_FIELDS
 from pytest_xcom.record.rendering import preview
-from pytest_xcom.snapshots.manifests import STORAGE_FIELDS, storage_comparable
+from pytest_xcom.snapshots.manifests import storage_comparable
 
 SHORT = 60  # characters of a value shown on each side of "->"
 
@@ -130,14 +130,13 @@ def _xcom(before: dict[str, Any], after: dict[str, Any], storage: bool) -> tuple
         if old_readers - new_readers:
             parts.append(f"readers lost {', '.join(sorted(old_readers - new_readers))}")
         seen.append(", ".join(parts))
-    old_storage, new_storage = before.get("storage") or {}, after.get("storage") or {}
-    if not has_values and old_storage.get("sha256") != new_storage.get("sha256"):
+    if not has_values and before.get("sha256") != after.get("sha256"):
         # a v1 side keeps no value rendering: the serialized form's hash is all that tells values apart
         seen.append("value changed (the hash of its serialized form differs; a v1 snapshot keeps no value)")
     stored: list[str] = []
     if storage:
         for name in STORAGE_FIELDS:
-            a, b = old_storage.get(name), new_storage.get(name)
+            a, b = before.get(name), after.get(name)
             if a == b or (name == "sha256" and (not has_values or before["value_sha256"] != after["value_sha256"])):
                 continue  # a changed value changes its serialized form too: only news when the value did not
             stored.append("serialized form changed (sha256 differs)" if name == "sha256" else f"{name} {a!r} -> {b!r}")

@@ -16,10 +16,9 @@ import copy
 from typing import Any
 
 from pytest_xcom.errors import SnapshotError
-from pytest_xcom.record.manifest import MANIFEST_VERSION
+from pytest_xcom.record.manifest import MANIFEST_VERSION, STORAGE_FIELDS
 
 KNOWN_VERSIONS = (1, MANIFEST_VERSION)
-STORAGE_FIELDS = ("size", "stored_size", "offloaded", "sha256")
 VALUE_FIELDS = ("value", "value_type", "value_sha256")  # v2 only
 STAMP = ("manifest_version", "written_by")  # who wrote it: never compared
 
@@ -52,10 +51,6 @@ def normalized(manifest: dict[str, Any]) -> dict[str, Any]:
     data = copy.deepcopy(manifest)
     if data.get("manifest_version") != 1:
         return data
-    for by_index in data.get("xcoms", {}).values():
-        for by_key in by_index.values():
-            for fields in by_key.values():
-                fields["storage"] = {name: fields.pop(name) for name in STORAGE_FIELDS if name in fields}
     # v1 kept the states of a mapped task as a list, one per map index: that is its expansion count.
     data["expansions"] = {t: len(s) for t, s in data.get("tasks", {}).items() if isinstance(s, list)}
     return data
@@ -86,7 +81,7 @@ def comparable(manifest: dict[str, Any], other: dict[str, Any], *, storage: bool
                 kept = {
                     name: value
                     for name, value in fields.items()
-                    if (storage or name != "storage") and not (v1 and name in VALUE_FIELDS)
+                    if (storage or name not in STORAGE_FIELDS) and not (v1 and name in VALUE_FIELDS)
                 }
                 xcoms.setdefault(task_id, {}).setdefault(index, {})[key] = kept
     data["xcoms"] = xcoms
