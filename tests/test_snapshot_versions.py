@@ -7,6 +7,7 @@
 - A manifest v1 entry (older pytest-xcom) compares on what v1 records; the update flag rewrites it.
 """
 
+import copy
 import json
 
 import pytest
@@ -79,7 +80,7 @@ def _xcom(manifest, where=EXTRACT):
 
 
 def _as_v1(manifest):
-    v1 = {k: v for k, v in manifest.items() if k not in ("written_by", "pulls", "expansions")}
+    v1 = {k: copy.deepcopy(v) for k, v in manifest.items() if k not in ("written_by", "pulls", "expansions")}
     v1["manifest_version"] = 1
     for by_index in v1["xcoms"].values():
         for by_key in by_index.values():
@@ -224,3 +225,31 @@ def test_storage_must_be_a_bool_or_none(user_tests, pytester):
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["E   *TypeError: assert_match(storage=...) must be True, False or None, not 'yes'"])
+
+
+def _example_manifest():
+    from pathlib import Path
+
+    path = (Path(__file__).parents[1] / "example_dags" / "tests" / "__xcom_snapshots__" / "test_token_handoff"
+            / "test_token_handoff_traffic.json")
+    return json.loads(path.read_text())["1"]
+
+
+def test_a_v1_entry_keeps_its_value_fingerprint_even_without_storage(tmp_path):
+    """XComSnapshot outside pytest, on manifests as dicts: storage=False must not blind a v1 comparison."""
+    from pytest_xcom.snapshots.assertion import XComSnapshot
+    from pytest_xcom.snapshots.files import dumps
+
+    current = _example_manifest()
+    v1 = _as_v1(current)
+    path = tmp_path / "snap.json"
+    changed = _as_v1(current)
+    changed["xcoms"]["call_api"]["-1"]["return_value"]["sha256"] = "0" * 64
+    path.write_text(dumps({"same": v1, "changed": changed}))
+
+    snapshot = XComSnapshot(path)
+    snapshot.assert_match(current, name="same", storage=False)
+    with pytest.raises(AssertionError, match=r"XCom call_api 'return_value': value changed \(the hash of its serialized"):
+        snapshot.assert_match(current, name="changed", storage=False)
+    assert snapshot.counts == {"passed": 1, "written": 0, "updated": 0, "failed": 1}
+    assert snapshot.partial == [("same", "v1")], "a v1 entry that passed must be reported as a partial comparison"

@@ -68,7 +68,8 @@ def comparable(manifest: dict[str, Any], other: dict[str, Any], *, storage: bool
     """The part of normalized ``manifest`` that is compared with normalized ``other``.
 
     Only the parts both record (a v1 side has no values and no pulls); the storage facts only
-    when ``storage``. The version stamp never.
+    when ``storage`` (with a v1 side, the serialized hash always: it stands in for the value).
+    The version stamp never.
     """
     data = {k: v for k, v in manifest.items() if k not in STAMP and (k in other or k in ("tasks", "xcoms"))}
     if not storage:
@@ -78,11 +79,11 @@ def comparable(manifest: dict[str, Any], other: dict[str, Any], *, storage: bool
     for task_id, by_index in (manifest.get("xcoms") or {}).items():
         for index, by_key in by_index.items():
             for key, fields in by_key.items():
-                kept = {
-                    name: value
-                    for name, value in fields.items()
-                    if (storage or name not in STORAGE_FIELDS) and not (v1 and name in VALUE_FIELDS)
-                }
+                kept = {name: value for name, value in fields.items() if not (v1 and name in VALUE_FIELDS)}
+                for name in STORAGE_FIELDS:
+                    # v1 has no value rendering: its serialized hash is the value's only fingerprint
+                    if not storage and not (v1 and name == "sha256"):
+                        kept.pop(name, None)
                 xcoms.setdefault(task_id, {}).setdefault(index, {})[key] = kept
     data["xcoms"] = xcoms
     return data
