@@ -27,6 +27,7 @@ from pytest_xcom.errors import (
 from pytest_xcom.record import Expansion, Pushes, XComDelete, XComPull, XComPush, XComRun
 from pytest_xcom.record.given import Given
 from pytest_xcom.sizes import PRESETS, parse_size
+from pytest_xcom.version import __version__
 
 if TYPE_CHECKING:
     from pytest_xcom.harness import XComHarness
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from pytest_xcom.isolation.s3 import XComS3
     from pytest_xcom.snapshots.assertion import XComSnapshot
 
-__version__ = "0.1.0"
 
 # Fixture types, imported on first use: they pull in pytest and the isolation layer.
 _LAZY = {

@@ -1,4 +1,7 @@
-"""``pytest-xcom inspect DAG_FILE``: run a DAG once in the harness and print its XCom report."""
+"""``pytest-xcom inspect DAG_FILE``: run a DAG once in the harness and print its XCom report.
+
+``pytest-xcom diff OLD NEW``: compare two sets of XCom snapshots (see ``snapshots/crossdiff.py``).
+"""
 
 from __future__ import annotations
 
@@ -49,11 +52,49 @@ def _parser() -> argparse.ArgumentParser:
         "TASK:KEY=JSON for another key, TASK[2]=JSON for map index 2",
     )
     inspect.add_argument("--verbose", "-v", action="store_true", help="show Airflow's own log output")
+    diff = commands.add_parser(
+        "diff",
+        help="compare two sets of XCom snapshots (e.g. written on Airflow 2 and on Airflow 3); "
+        "exit 1 when what the DAGs see changed",
+    )
+    diff.add_argument("old", help="the old snapshots: a directory (e.g. tests/__xcom_snapshots__) or one file")
+    diff.add_argument("new", help="the new snapshots: a directory or a file, as OLD")
+    diff.add_argument("--html", metavar="PATH", help="also write the diff as a self-contained HTML page to PATH")
     return parser
+
+
+def _diff(args: argparse.Namespace) -> int:
+    """Exit 0: nothing the DAGs see changed (storage may have); 1: something did; 2: bad input."""
+    from pytest_xcom.snapshots.crossdiff import diff_paths, render_text
+
+    problem = _html_path_problem(args.html)
+    if problem:
+        print(f"pytest-xcom diff: --html {args.html}: {problem}", file=sys.stderr)
+        return 2
+    try:
+        report = diff_paths(args.old, args.new)
+    except XComError as exc:
+        print(f"pytest-xcom diff: {exc}", file=sys.stderr)
+        return 2
+    print(render_text(report))
+    if args.html:
+        from pytest_xcom.reporting.diff_page import render_diff_html
+
+        path = Path(args.html).expanduser().resolve()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_diff_html(report), encoding="utf-8")
+        except OSError as exc:
+            print(f"pytest-xcom diff: --html {args.html}: cannot write it ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+        print(f"\nHTML diff written to {path}")
+    return 1 if report.dag_changed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "diff":
+        return _diff(args)
     try:
         conf = json.loads(args.conf) if args.conf else None
     except json.JSONDecodeError as exc:

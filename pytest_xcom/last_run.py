@@ -79,6 +79,10 @@ class LastRunQueries:
         return self.last_run.dependencies
 
     @property
+    def airflow_version(self) -> str:
+        return self.last_run.airflow_version
+
+    @property
     def duration(self) -> float:
         return self.last_run.duration
 

@@ -201,6 +201,7 @@ def test_report_and_manifest(user_tests):
             entry = manifest["xcoms"]["size"]["1"]["return_value"]
             assert entry["type"] == "int" and entry["size"] == 2 and entry["consumers"] == ["total"]
             assert not entry["offloaded"] and len(entry["sha256"]) == 64
+            assert (entry["value"], entry["value_type"]) == ("50", "int")
             assert "manual__" not in json.dumps(manifest)             # no run ids
         """,
         "-s",

@@ -109,7 +109,11 @@ def test_missing_snapshot_fails_with_the_hint_then_update_writes_it(user_tests, 
     assert manifest["tasks"] == {"extract": "success", "load": "success", "transform": ["success", "success"]}
     extract = manifest["xcoms"]["extract"]["-1"]["return_value"]
     assert extract["consumers"] == ["load", "transform[0]", "transform[1]"]
-    assert extract["size"] == 10 and extract["type"] == "list" and extract["offloaded"] is False
+    assert extract["type"] == "list" and extract["value"] == '["a", "b"]' and extract["value_type"] == "list"
+    assert extract["size"] == 10 and extract["offloaded"] is False
+    assert manifest["manifest_version"] == 2 and manifest["written_by"]["airflow"][0].isdigit()
+    assert manifest["expansions"] == {"transform": 2}
+    assert manifest["pulls"]["load"] == [{"found": True, "key": "return_value", "source": "extract", "via": "argument"}]
     assert set(manifest["xcoms"]["transform"]) == {"0", "1"}
 
     result = user_tests(TEST_FLOW)
@@ -170,19 +174,16 @@ def test_mismatch_names_each_change_then_shows_the_json_diff(user_tests, pyteste
                 "E       AssertionError: XCom snapshot '1' does not match "
                 "__xcom_snapshots__/test_user/test_flow.json:"
             ),
-            "E         added task audit (state 'success')",
+            "E         task audit appeared ('success')",
             "E         task transform expanded 2 -> 3 times",
-            "E         added XCom audit 'return_value' (list, 15 B, consumers [])",
-            (
-                "E         extract 'return_value': size 10 -> 15, stored_size 10 -> 15, "
-                "value changed (sha256 differs), consumers ['load', 'transform[0]', 'transform[1]'] -> "
-                "['audit', 'load', 'transform[0]', 'transform[1]', 'transform[2]']"
-            ),
-            (
-                "E         load 'return_value': type 'int' -> 'dict', size 1 -> 13, stored_size 1 -> 13, "
-                "value changed (sha256 differs)"
-            ),
-            "E         added XCom transform[2] 'return_value' (str, 3 B, consumers [])",
+            """E         XCom audit 'return_value' appeared (list ["a", "b", "c"], read by nobody)""",
+            """E         XCom extract 'return_value': value ["a", "b"] -> ["a", "b", "c"]; readers gained audit, transform[2]""",
+            """E         XCom load 'return_value': pushed type int -> dict; value 2 -> {"loaded": 3}""",
+            """E         XCom transform[2] 'return_value' appeared (str "C", read by nobody)""",
+            "E         new read: audit reads extract 'return_value' (argument): found a value",
+            "E         new read: transform[2] reads extract 'return_value' (argument): found a value",
+            "E         storage only: XCom extract 'return_value': size 10 -> 15, stored_size 10 -> 15",
+            "E         storage only: XCom load 'return_value': size 1 -> 13, stored_size 1 -> 13",
             "E       Run pytest with --xcom-snapshot-update to accept this run as the new snapshot.",
             "E       ",
             "E       --- snapshot '1'",
@@ -191,7 +192,7 @@ def test_mismatch_names_each_change_then_shows_the_json_diff(user_tests, pyteste
         ]
     )
     result.stdout.fnmatch_lines(['E       -          "size": 1,', 'E       +          "size": 13,'])
-    result.stdout.fnmatch_lines(['E       +          "type": "dict"'])
+    result.stdout.fnmatch_lines(['E       +          "type": "dict",'])
     result.stdout.fnmatch_lines(
         [SECTION, "1 XCom snapshot(s): 0 passed, 0 written, 0 updated, 1 failed",
          "FAILED test_user.py::test_flow - AssertionError: XCom snapshot '1' does not*"]

@@ -1,17 +1,31 @@
-"""A run's XCom traffic as deterministic, JSON-ready data (what snapshots compare)."""
+"""A run's XCom traffic as deterministic, JSON-ready data (what snapshots compare).
+
+Manifest v2 tells apart what the DAG sees (keys, the value as readers receive it, readers,
+expansions, pulls found or missed) from what only storage shows (``STORAGE_FIELDS`` of each XCom:
+serialized size, stored size, offloading, hash of the serialized form), and records which Airflow
+and pytest-xcom wrote it (``written_by``), so a snapshot stays comparable across Airflow versions
+whose serializers wrap the same value differently. The v1 fields keep their names and places.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pytest_xcom.record.events import instance_label
+from pytest_xcom.record.rendering import value_facts
+from pytest_xcom.version import __version__
+
 if TYPE_CHECKING:
+    from pytest_xcom.record.events import XComPull
     from pytest_xcom.record.run import XComRun
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+STORAGE_FIELDS = ("size", "stored_size", "offloaded", "sha256")
+IMPLICIT = "xcom_pull without task_ids"
 
 
 def build_manifest(run: XComRun) -> dict[str, Any]:
-    """Per task, map index and key: type, sizes, offloading, value hash and consumers.
+    """Per task, map index and key: what readers receive, who read it, and how it was stored.
 
     Run ids, dates and timings never enter it, so two runs of an unchanged DAG give equal
     manifests.
@@ -20,17 +34,51 @@ def build_manifest(run: XComRun) -> dict[str, Any]:
     for push in sorted(run.effective_pushes(), key=lambda p: (p.task_id, p.map_index, p.key)):
         xcoms.setdefault(push.task_id, {}).setdefault(str(push.map_index), {})[push.key] = {
             "type": push.type_name,
+            **value_facts(push.value, push.value_error),
+            "consumers": run.readers(push),
+            # storage only (see STORAGE_FIELDS): how the value was stored, not what readers get
             "size": push.size,
             "stored_size": push.stored_size,
             "offloaded": push.offloaded,
             "sha256": push.sha256,
-            "consumers": run.readers(push),
         }
     return {
         "manifest_version": MANIFEST_VERSION,
+        "written_by": {"airflow": run.airflow_version or "unknown", "pytest_xcom": __version__},
         "dag_id": run.dag_id,
         "state": run.state,
         "backend": run.backend,
         "tasks": {task_id: run.task_states[task_id] for task_id in sorted(run.task_states)},
+        "expansions": {
+            task_id: len(states) if isinstance(states, list) else 0
+            for task_id, states in sorted(run.task_states.items())
+            if task_id in run.mapped_task_ids
+        },
         "xcoms": xcoms,
+        "pulls": _pulls(run),
     }
+
+
+def pull_entry(pull: XComPull, dag_id: str) -> dict[str, Any]:
+    """One read as a manifest lists it: source, key, how it was asked for, and whether it found a value."""
+    entry: dict[str, Any] = {
+        "source": instance_label(pull.source_task_id, pull.source_map_index),
+        "key": pull.key,
+        "via": "argument" if pull.kind == "argument" else "xcom_pull" if pull.task_ids_explicit else IMPLICIT,
+        "found": pull.found,
+    }
+    if pull.source_dag_id and pull.source_dag_id != dag_id:
+        entry["dag"] = pull.source_dag_id
+    if pull.include_prior_dates:
+        entry["include_prior_dates"] = True
+    return entry
+
+
+def _pulls(run: XComRun) -> dict[str, list[dict[str, Any]]]:
+    """Per reader (``task`` / ``task[i]``): its distinct reads, sorted (retries read the same once)."""
+    by_reader: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+    for pull in run.pulls:
+        entry = pull_entry(pull, run.dag_id)
+        key = tuple(sorted(entry.items()))
+        by_reader.setdefault(instance_label(pull.task_id, pull.map_index), {})[key] = entry
+    return {reader: [entries[k] for k in sorted(entries)] for reader, entries in sorted(by_reader.items())}

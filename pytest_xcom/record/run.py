@@ -51,6 +51,8 @@ class XComRun:
     trigger_xcoms: list[TriggerXComs] = field(default_factory=list)
     # A partial run (``xcom.run(dag, tasks=[...])``): the tasks marked success without running.
     marked_success: tuple[str, ...] = ()
+    # The Airflow release that ran it: snapshots record it (what they compare depends on it).
+    airflow_version: str = ""
 
     @property
     def succeeded(self) -> bool:

@@ -182,4 +182,5 @@ def _build_run(
         duration=duration,
         airflow_xcoms=_airflow.airflow_pushed_xcoms(dag),
         trigger_xcoms=recorder.trigger_xcoms,
+        airflow_version=_airflow.airflow_version(),
     )

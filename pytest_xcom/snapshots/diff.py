@@ -1,86 +1,48 @@
-"""What changed between two manifests, said per task, map index and key, and the mismatch message."""
+"""The mismatch message of ``assert_match``: the changes in words, then the unified diff of the JSON."""
 
 from __future__ import annotations
 
 import difflib
 from typing import Any
 
+from pytest_xcom.snapshots.changes import compare
 from pytest_xcom.snapshots.files import UPDATE_FLAG, dumps
+from pytest_xcom.snapshots.manifests import airflow_of, normalized
 
 MAX_DIFF_LINES = 200
-FIELDS = ("type", "size", "stored_size", "offloaded", "sha256", "consumers")
 
 
-def _index(map_index: str) -> tuple[int, str]:
-    return (int(map_index), map_index) if map_index.lstrip("-").isdigit() else (0, map_index)
+def describe_changes(old: dict[str, Any], new: dict[str, Any], *, storage: bool | None = None) -> list[str]:
+    """One line per change between two manifests: what the DAG sees, then storage only."""
+    changes = compare(normalized(old), normalized(new), storage=storage)
+    return [*changes.dag, *(f"storage only: {line}" for line in changes.storage)]
 
 
-def _label(task_id: str, map_index: str, key: str) -> str:
-    return f"{task_id}{'' if map_index == '-1' else f'[{map_index}]'} {key!r}"
+def comparison_notes(old: dict[str, Any], new: dict[str, Any], *, storage: bool | None = None) -> list[str]:
+    """What a comparison of ``old`` (the snapshot) with ``new`` (this run) left out, and why."""
+    notes = []
+    if old.get("manifest_version") == 1:
+        notes.append(
+            "the snapshot is manifest v1 (an older pytest-xcom): compared on what v1 records (no values, no "
+            f"pulls); {UPDATE_FLAG} rewrites it as v2"
+        )
+    else:
+        before, after = airflow_of(old), airflow_of(new)
+        if storage is None and before != after:
+            notes.append(
+                f"the snapshot was written on Airflow {before or 'unknown'}, "
+                f"this run is on Airflow {after or 'unknown'}: "
+                "storage facts (sizes, offloading, serialized hash, backend) are not compared; "
+                "assert_match(run, storage=True) compares them"
+            )
+    return notes
 
 
-def _flat(manifest: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    return {
-        (task_id, index, key): fields
-        for task_id, by_index in (manifest.get("xcoms") or {}).items()
-        for index, by_key in by_index.items()
-        for key, fields in by_key.items()
-    }
-
-
-def _brief(fields: dict[str, Any]) -> str:
-    offloaded = ", offloaded" if fields.get("offloaded") else ""
-    return f"{fields.get('type')}, {fields.get('size')} B{offloaded}, consumers {fields.get('consumers')}"
-
-
-def describe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """One line per change between two manifests: per task, map index and key."""
-    lines = []
-    for name in sorted((set(old) | set(new)) - {"tasks", "xcoms"}):
-        if old.get(name) != new.get(name):
-            label = "DAG run state" if name == "state" else name
-            lines.append(f"{label} changed: {old.get(name)!r} -> {new.get(name)!r}")
-    old_tasks, new_tasks = old.get("tasks") or {}, new.get("tasks") or {}
-    for task_id in sorted(set(old_tasks) | set(new_tasks)):
-        before, after = old_tasks.get(task_id), new_tasks.get(task_id)
-        if task_id not in new_tasks:
-            lines.append(f"removed task {task_id} (state {before!r})")
-        elif task_id not in old_tasks:
-            lines.append(f"added task {task_id} (state {after!r})")
-        elif isinstance(before, list) and isinstance(after, list):
-            if len(before) != len(after):
-                new_states = sorted({str(state) for state in after[len(before) :]})
-                states = "" if new_states in ([], ["success"]) else f" (new: {', '.join(new_states)})"
-                lines.append(f"task {task_id} expanded {len(before)} -> {len(after)} times{states}")
-            for index, (a, b) in enumerate(zip(before, after, strict=False)):
-                if a != b:
-                    lines.append(f"task state changed: {task_id}[{index}] {a!r} -> {b!r}")
-        elif before != after:
-            lines.append(f"task state changed: {task_id} {before!r} -> {after!r}")
-    old_xcoms, new_xcoms = _flat(old), _flat(new)
-    for where in sorted(set(old_xcoms) | set(new_xcoms), key=lambda w: (w[0], _index(w[1]), w[2])):
-        label = _label(*where)
-        if where not in new_xcoms:
-            lines.append(f"removed XCom {label} ({_brief(old_xcoms[where])})")
-            continue
-        if where not in old_xcoms:
-            lines.append(f"added XCom {label} ({_brief(new_xcoms[where])})")
-            continue
-        before_fields, after_fields = old_xcoms[where], new_xcoms[where]
-        names = [*FIELDS, *sorted((set(before_fields) | set(after_fields)) - set(FIELDS))]
-        changes = []
-        for name in names:
-            a, b = before_fields.get(name), after_fields.get(name)
-            if a == b:
-                continue
-            changes.append("value changed (sha256 differs)" if name == "sha256" else f"{name} {a!r} -> {b!r}")
-        if changes:
-            lines.append(f"{label}: {', '.join(changes)}")
-    return lines
-
-
-def mismatch_message(name: str, display: str, old: dict[str, Any], new: dict[str, Any]) -> str:
-    changes = describe_changes(old, new) or ["(no structural change found: see the diff)"]
+def mismatch_message(
+    name: str, display: str, old: dict[str, Any], new: dict[str, Any], *, storage: bool | None = None
+) -> str:
+    changes = describe_changes(old, new, storage=storage) or ["(no structural change found: see the diff)"]
+    notes = comparison_notes(old, new, storage=storage)
     diff = list(
         difflib.unified_diff(
             dumps(old).splitlines(), dumps(new).splitlines(), f"snapshot {name!r}", "this run", lineterm=""
@@ -92,6 +54,7 @@ def mismatch_message(name: str, display: str, old: dict[str, Any], new: dict[str
         [
             f"XCom snapshot {name!r} does not match {display}:",
             *(f"  {line}" for line in changes),
+            *(f"Note: {note}." for note in notes),
             f"Run pytest with {UPDATE_FLAG} to accept this run as the new snapshot.",
             "",
             *diff,

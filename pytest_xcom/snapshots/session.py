@@ -59,6 +59,10 @@ from pytest_xcom.snapshots.files import (
 REPORT_ATTRIBUTE = "xcom_snapshots"  # set on teardown reports; survives xdist's report transport
 WORKER_OUTPUT = "xcom_snapshot_files"  # key of xdist's workeroutput
 _PASSED = pytest.StashKey[bool]()
+_PARTIAL = {
+    "airflow": "written on another Airflow release passed without their storage facts compared (sizes, offloading)",
+    "v1": "in the v1 format passed on what v1 records (no values, no pulls)",
+}
 
 
 @dataclass
@@ -69,12 +73,14 @@ class Totals:
     unused: set[tuple[str, str]] = field(default_factory=set)  # (absolute path, entry or "")
     rewritten: set[str] = field(default_factory=set)  # unreadable files rewritten from scratch
     problems: list[str] = field(default_factory=list)  # what could not be written or deleted
+    partial: set[tuple[str, str, str]] = field(default_factory=set)  # (path, entry, why): see assertion.py
 
     def add(self, data: dict[str, Any]) -> None:
         for name, count in data.get("counts", {}).items():
             self.counts[name] = self.counts.get(name, 0) + count
         self.unused.update((path, entry) for path, entry in data.get("unused", []))
         self.rewritten.update(data.get("rewritten", []))
+        self.partial.update((path, entry, why) for path, entry, why in data.get("partial", []))
         self.problems.extend(p for p in data.get("problems", []) if p not in self.problems)
 
 
@@ -260,6 +266,8 @@ class SnapshotPlugin:
                 data["rewritten"] = [str(snapshot.path)]
             if snapshot.problems:
                 data["problems"] = list(snapshot.problems)
+            if snapshot.partial:
+                data["partial"] = [[str(snapshot.path), entry, why] for entry, why in snapshot.partial]
         return data
 
     # the session (controller, or the only process)
@@ -337,6 +345,11 @@ class SnapshotPlugin:
                 )
             for path, entry in sorted(unused):
                 lines.append(f"  {self.display(Path(path))}" + (f" :: {entry!r}" if entry else ""))
+        for why, text in _PARTIAL.items():
+            found = sorted((path, entry) for path, entry, w in self.totals.partial if w == why)
+            if found:
+                lines.append(f"{len(found)} XCom snapshot(s) {text}; run pytest with {UPDATE_FLAG} to rewrite them:")
+                lines.extend(f"  {self.display(Path(path))} :: {entry!r}" for path, entry in found)
         lines.extend(notes)
         lines.extend(f"ERROR: {problem}" for problem in self.totals.problems)
         return lines
