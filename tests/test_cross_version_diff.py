@@ -239,3 +239,10 @@ def test_the_readme_shows_the_real_output_of_the_example_diff(capsys, monkeypatc
     code, out, _ = _diff(capsys, "tests/snapshot_fixtures/airflow-2.11", "example_dags/tests/__xcom_snapshots__")
     assert code == 1
     assert shown == out, "the README's example output is stale: paste the output of the command above into it"
+
+
+def test_a_test_directory_pairs_with_its_snapshot_folder(capsys):
+    # `pytest-xcom diff OLD example_dags/tests` must pair with a copy of the __xcom_snapshots__ folder
+    code, out, _ = _diff(capsys, AIRFLOW_2, AIRFLOW_3.parent)
+    assert code == 1, f"the token read changed, so the diff must exit 1; got {code}:\n{out}"
+    assert "0 only in old, 0 only in new" in out.splitlines()[-1], out

@@ -104,9 +104,11 @@ def load_side(given: str, *, as_file: bool) -> Side:
         raise SnapshotError(f"{given} holds no snapshot files (*.json): is it the right directory?")
     entries: dict[Where, dict[str, Any]] = {}
     for file in files:
-        relative = file.relative_to(path).as_posix()
+        relative = file.relative_to(path)
+        # paired without the __xcom_snapshots__ folders, so `tests` and `tests/__xcom_snapshots__` match
+        paired = "/".join(part for part in relative.parts if part != SNAPSHOT_DIR)
         for name, entry in _read(file, str(Path(given) / relative)).items():
-            entries[(relative, name)] = entry
+            entries[(paired, name)] = entry
     return Side(given, entries, len(files))
 
 
