@@ -38,6 +38,16 @@ _BROKEN_DEPENDENCIES = (
 )
 
 
+def is_airflow2() -> bool:
+    """Airflow 2.10 / 2.11: no Task SDK; XComs are recorded at the XCom model layer instead."""
+    return before("3.0")
+
+
+def default_xcom_backend_path() -> str:
+    """The dotted path of Airflow's own XCom class, for ``[core] xcom_backend``."""
+    return "airflow.models.xcom.BaseXCom" if is_airflow2() else "airflow.sdk.bases.xcom.BaseXCom"
+
+
 def dependency_problems() -> list[str]:
     """Installed dependency versions known to make every task of ``dag.test()`` fail on this Airflow."""
     from packaging.version import Version
