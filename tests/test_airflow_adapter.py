@@ -41,7 +41,7 @@ def test_a_bare_none_push_is_recorded_as_this_airflow_handles_it(user_tests):
     """Airflow 3.0's execution API refuses ``xcom_push(key, None)``; later releases store it."""
     result = user_tests(
         """
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def nones():

@@ -3,7 +3,7 @@
 import pytest
 
 THRESHOLD_DAG = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def sizes():
@@ -321,7 +321,7 @@ def test_freeze_time_is_seen_by_task_code(user_tests):
         """
         import datetime, time, pytest
         import pendulum
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def clock():
@@ -380,7 +380,7 @@ def test_a_backend_module_that_raises_at_import_is_named(user_tests, pytester):
     result = user_tests(
         """
         import pytest
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
         from pytest_xcom import BackendError
 
         @dag(schedule=None)

@@ -12,7 +12,7 @@ import pytest
 
 DAG_HEADER = """
         import datetime, pytest
-        from airflow.sdk import dag, task, task_group
+        from airflow_compat import dag, task, task_group
 """
 
 CASES = {
@@ -71,7 +71,7 @@ CASES = {
         from pytest_xcom import DagFileError
 
         def test_case(xcom, tmp_path):
-            (tmp_path / "one.py").write_text("from airflow.sdk import DAG\\nd = DAG('alpha', schedule=None)\\n")
+            (tmp_path / "one.py").write_text("from airflow_compat import DAG\\nd = DAG('alpha', schedule=None)\\n")
             with pytest.raises(DagFileError, match="has no DAG 'beta'; it defines: alpha"):
                 xcom.load_dag(tmp_path / "one.py", dag_id="beta")
         """,
@@ -84,7 +84,7 @@ CASES = {
 
         def test_case(xcom, tmp_path):
             (tmp_path / "two.py").write_text(
-                "from airflow.sdk import DAG\\na = DAG('alpha', schedule=None)\\nb = DAG('beta', schedule=None)\\n")
+                "from airflow_compat import DAG\\na = DAG('alpha', schedule=None)\\nb = DAG('beta', schedule=None)\\n")
             with pytest.raises(DagFileError, match="defines 2 DAGs \\\\(alpha, beta\\\\); pass dag_id= to choose one"):
                 xcom.load_dag(tmp_path / "two.py")
         """,
@@ -93,7 +93,7 @@ CASES = {
     "dag-with-a-cycle": (
         DAG_HEADER
         + """
-        from airflow.sdk import DAG
+        from airflow_compat import DAG
         from airflow.providers.standard.operators.empty import EmptyOperator
         from pytest_xcom import DagRunError
 
@@ -311,7 +311,7 @@ CASES = {
     "missing-object-in-storage": (
         """
         import pytest
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @pytest.mark.xcom_backend("s3", threshold=0)
         def test_case(xcom, xcom_s3):
@@ -331,7 +331,7 @@ CASES = {
     "unknown-size-unit": (
         """
         def test_case(xcom):
-            from airflow.sdk import dag, task
+            from airflow_compat import dag, task
             @dag(schedule=None)
             def d():
                 @task
@@ -345,7 +345,7 @@ CASES = {
     "negative-size": (
         """
         def test_case(xcom):
-            from airflow.sdk import dag, task
+            from airflow_compat import dag, task
             @dag(schedule=None)
             def d():
                 @task

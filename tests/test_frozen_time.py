@@ -13,7 +13,7 @@ CLOCK_DAG = """
 import time
 from datetime import date, datetime
 
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def {dag_id}():
@@ -83,7 +83,7 @@ def test_a_task_may_push_the_frozen_datetime_itself(user_tests):
         """
         import datetime
         from datetime import date, timezone
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def stamps():

@@ -85,7 +85,7 @@ def _run(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPro
 CRASHING = """
 import os
 from pathlib import Path
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def crashing():
@@ -200,7 +200,7 @@ print("PID", os.getpid())
 """
 
 USER_TEST = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def pair():

@@ -11,7 +11,7 @@ from test_reports import _inspect
 
 # Every task that must not run raises: a partial run that ran it fails loudly.
 PARTIAL_DAGS = '''
-from airflow.sdk import dag, task, task_group
+from airflow_compat import dag, task, task_group
 
 
 @dag(schedule=None)

@@ -34,7 +34,7 @@ ISOLATION_TESTS = """
 from sqlalchemy import func, select
 from airflow.models import DagRun
 from airflow.models.xcom import XComModel
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def sizes():
@@ -114,7 +114,7 @@ def test_real_metadata_db_isolated_per_test_and_dropped_after(user_tests, url, d
 def test_an_xcom_beyond_max_allowed_packet_fails_on_mariadb(user_tests):
     result = user_tests(
         """
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def huge():
@@ -176,7 +176,7 @@ def test_redis_parity_run_against_the_local_server(user_tests, pytester):
         result = user_tests(
             """
             import pytest, redis
-            from airflow.sdk import dag, task
+            from airflow_compat import dag, task
 
             @dag(schedule=None)
             def parity():
@@ -222,7 +222,7 @@ def test_s3_endpoint_parity_run(user_tests, monkeypatch):
         result = user_tests(
             """
             import os, pytest
-            from airflow.sdk import dag, task
+            from airflow_compat import dag, task
 
             @dag(schedule=None)
             def parity():

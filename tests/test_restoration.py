@@ -9,7 +9,7 @@ from test_real_services import POSTGRES, needs_postgres
 
 RESTORATION = """
 import os, pytest
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 BEFORE = {}
 

@@ -26,7 +26,7 @@ class HookXCom(BaseXCom):
 """
 
 TWO_TASKS = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def pair():
@@ -76,7 +76,7 @@ def test_xcom_redis_db_n_is_the_same_fake_server_on_database_n(user_tests):
     result = user_tests(
         """
         import redis
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def writer():
@@ -165,7 +165,7 @@ def test_clients_made_in_an_earlier_test_reach_this_tests_fake(user_tests):
 
 DEFAULT_CONNECTIONS_DAG = """
 import json
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def defaults():
@@ -239,7 +239,7 @@ def test_the_users_own_default_connections_win(user_tests, pytester, monkeypatch
     result = user_tests(
         """
         import json, os, pytest
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def which():

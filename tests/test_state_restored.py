@@ -5,7 +5,7 @@ def test_cwd_sys_path_user_modules_conf_and_log_level_do_not_leak_into_the_next_
     pytester.makepyfile(
         leaky_dag='''
 import logging, os, sys
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 
 @dag(schedule=None)

@@ -50,7 +50,7 @@ def test_a_value_only_the_backend_can_serialize_does_not_fail_the_task(user_test
     result = user_tests(
         """
         import pytest
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
         from models import Model
 
         @dag(schedule=None)
@@ -88,7 +88,7 @@ def test_an_unregistered_dataclass_fails_the_reader_not_the_producer(user_tests)
     result = user_tests(
         """
         import dataclasses
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dataclasses.dataclass
         class Point:
@@ -125,7 +125,7 @@ def test_value_is_what_readers_received_and_round_trip_says_so(user_tests, pytes
     result = user_tests(
         """
         import pytest
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def counts():
@@ -164,7 +164,7 @@ def test_value_is_what_readers_received_and_round_trip_says_so(user_tests, pytes
 
 RETRY_DAG = """
 from datetime import timedelta
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def flaky_flow():
@@ -210,7 +210,7 @@ def test_a_retry_keeps_the_xcom_of_the_attempt_that_stands(user_tests, pytester)
 
 
 BRANCH_DAG = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def branching():
@@ -282,7 +282,7 @@ def test_assert_no_unused_still_names_airflow_xcoms_and_says_strict_exempts_them
 def test_a_read_of_another_dag_records_where_it_read_and_is_no_read_of_this_run(user_tests):
     result = user_tests(
         """
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def reader():
@@ -310,7 +310,7 @@ def test_a_read_of_another_dag_records_where_it_read_and_is_no_read_of_this_run(
 
 
 TRIGGER_DAG = '''
-from airflow.sdk import BaseOperator, dag, task
+from airflow_compat import BaseOperator, dag, task
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent
 
 

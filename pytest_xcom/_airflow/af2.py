@@ -8,15 +8,18 @@ functions when :func:`~pytest_xcom._airflow.versions.is_airflow2` says so.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import ModuleType
 from typing import Any
 
+
 def base_xcom_class() -> type:
     from airflow.models.xcom import BaseXCom
 
-    return BaseXCom
+    return BaseXCom  # type: ignore[no-any-return]  # typed as Airflow 3 sees it
 
 
 def serialize_payload(value: Any) -> Any:
@@ -86,7 +89,7 @@ def stored_row(backend: type, *, dag_id: str, run_id: str, task_id: str, key: st
 def dag_class() -> type[Any]:
     from airflow.models.dag import DAG
 
-    return DAG
+    return DAG  # type: ignore[no-any-return]
 
 
 def dag_context() -> Any:
@@ -96,18 +99,20 @@ def dag_context() -> Any:
 
 
 def authoring() -> tuple[Any, Any]:
-    from airflow.decorators import dag, task
+    from airflow.decorators import dag, task  # type: ignore[attr-defined]
 
     return dag, task
 
 
 def is_mappable_value(value: Any) -> bool:
-    from airflow.models.taskinstance import _is_mappable_value
+    from airflow.models.taskinstance import _is_mappable_value  # type: ignore[attr-defined]
 
     return bool(_is_mappable_value(value))
 
 
-def run_dag_test(dag: Any, *, logical_date: datetime, conf: dict[str, Any] | None, mark_success_pattern: str | None) -> Any:
+def run_dag_test(
+    dag: Any, *, logical_date: datetime, conf: dict[str, Any] | None, mark_success_pattern: str | None
+) -> Any:
     """Airflow 2's ``dag.test()`` takes ``execution_date``; the run id follows from it."""
     if mark_success_pattern is None:
         return dag.test(execution_date=logical_date, run_conf=conf)
@@ -137,3 +142,20 @@ def write_xcom_row(key: str, stored: Any, dag_run: Any, session: Any, **where: A
     )
     session.add(BaseXCom(dag_run_id=dag_run.id, key=key, value=as_row_value(stored), **where))
     session.flush()
+
+
+_MISSING = object()
+
+
+@contextlib.contextmanager
+def replaced(owner: Any, name: str, make: Callable[[Any], Any]) -> Iterator[None]:
+    """``owner.name = make(current)`` for the block; an inherited class attribute is deleted again after."""
+    own = owner.__dict__.get(name, _MISSING) if isinstance(owner, type) else getattr(owner, name)
+    setattr(owner, name, make(getattr(owner, name)))
+    try:
+        yield
+    finally:
+        if own is _MISSING:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, own)

@@ -19,33 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pytest_xcom._airflow.af2 import as_stored
+from pytest_xcom._airflow.af2 import as_stored, replaced
+from pytest_xcom._airflow.af2_lazy import LazyReads
 from pytest_xcom._airflow.clock import as_real_time
 from pytest_xcom._airflow.sink import Instance, XComEventSink, guarded, read_context
 from pytest_xcom._airflow.xcom import xcom_backend_replaced
 
 # The task instance whose code runs now (dag.test() runs one at a time, in this process).
 _running: contextvars.ContextVar[Instance | None] = contextvars.ContextVar("pytest_xcom_af2_running", default=None)
-
-_MISSING = object()
-
-
-@contextlib.contextmanager
-def _replaced(owner: Any, name: str, make: Callable[[Any], Any]) -> Iterator[None]:
-    """``owner.name = make(current)`` for the block; an inherited class attribute is deleted again after."""
-    own = owner.__dict__.get(name, _MISSING) if isinstance(owner, type) else getattr(owner, name)
-    setattr(owner, name, make(getattr(owner, name)))
-    try:
-        yield
-    finally:
-        if own is _MISSING:
-            delattr(owner, name)
-        else:
-            setattr(owner, name, own)
-
 
 def _instance(ti: Any) -> Instance:
     return ti.task_id, ti.map_index, int(getattr(ti, "try_number", 1) or 1)
@@ -62,6 +46,7 @@ class _Af2Interceptor:
         self.backend = backend
         self._serialized: dict[tuple[Any, Any, Any], tuple[Any, Any]] = {}  # where -> (pushed, raw)
         self._purged: set[tuple[str, int, str]] = set()
+        self._lazy = LazyReads(sink)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -71,20 +56,21 @@ class _Af2Interceptor:
 
         backend = self.backend
         with contextlib.ExitStack() as stack:
-            stack.enter_context(_replaced(dag_module, "_run_task", self._wrap_run_task))
-            stack.enter_context(_replaced(taskinstance, "_xcom_pull", self._wrap_pull))
-            stack.enter_context(_replaced(taskinstance.TaskInstance, "xcom_pull", self._wrap_xcom_pull))
+            stack.enter_context(replaced(dag_module, "_run_task", self._wrap_run_task))
+            stack.enter_context(replaced(taskinstance, "_xcom_pull", self._wrap_pull))
+            stack.enter_context(replaced(taskinstance.TaskInstance, "xcom_pull", self._wrap_xcom_pull))
             for name in ("PlainXComArg", "MapXComArg", "ZipXComArg", "ConcatXComArg"):
                 cls = getattr(xcom_arg, name, None)
                 if cls is not None and "resolve" in cls.__dict__:
-                    stack.enter_context(_replaced(cls, "resolve", self._wrap_resolve))
-            stack.enter_context(_replaced(NotPreviouslySkippedDep, "_get_dep_statuses", _dependency_check))
-            stack.enter_context(_replaced(backend, "serialize_value", self._wrap_serialize))
-            stack.enter_context(_replaced(backend, "set", self._wrap_set))
-            stack.enter_context(_replaced(backend, "purge", self._wrap_purge))
-            stack.enter_context(_replaced(backend, "clear", self._wrap_clear))
-            stack.enter_context(_replaced(backend, "delete", self._wrap_delete))
+                    stack.enter_context(replaced(cls, "resolve", self._wrap_resolve))
+            stack.enter_context(replaced(NotPreviouslySkippedDep, "_get_dep_statuses", _dependency_check))
+            stack.enter_context(replaced(backend, "serialize_value", self._wrap_serialize))
+            stack.enter_context(replaced(backend, "set", self._wrap_set))
+            stack.enter_context(replaced(backend, "purge", self._wrap_purge))
+            stack.enter_context(replaced(backend, "clear", self._wrap_clear))
+            stack.enter_context(replaced(backend, "delete", self._wrap_delete))
             stack.enter_context(xcom_backend_replaced(backend))
+            stack.enter_context(self._lazy.installed())
             yield
 
     # -- task instances -------------------------------------------------------------------------
@@ -247,12 +233,12 @@ class _Af2Interceptor:
 
         def xcom_pull(**kwargs: Any) -> Any:
             value = original(**kwargs)
-            guarded(interceptor.sink, "a read", interceptor._observe_pull, kwargs)
+            guarded(interceptor.sink, "a read", interceptor._observe_pull, kwargs, value)
             return value
 
         return xcom_pull
 
-    def _observe_pull(self, kw: dict[str, Any]) -> None:
+    def _observe_pull(self, kw: dict[str, Any], value: Any) -> None:
         """The reads one ``_xcom_pull`` made: one per source task (and map index asked for)."""
         context = read_context.get()
         kind, explicit = context if context is not None else ("explicit", True)
@@ -282,7 +268,14 @@ class _Af2Interceptor:
             task_id, index, row_key = rows[0]  # what `.first()` handed over
             if map_indexes is not None or index < 0:
                 read(task_id, index, True, row_key)
-            else:  # a mapped upstream: a lazy sequence over every map index
+            elif kind == "argument" and type(value).__name__ == "LazyXComSelectSequence":
+                # a task's argument over a mapped upstream: read item by item, when the task does
+                indexes = sorted(r[1] for r in rows if r[0] == task_id)
+                self._lazy.watch(
+                    value, indexes, by=by, dag_id=dag_id, task_id=task_id, key=row_key, kind=kind,
+                    task_ids_explicit=explicit, include_prior_dates=prior,
+                )
+            else:  # an explicit pull of a mapped upstream: all its map indexes at once
                 read(task_id, None, True, row_key)
             return
         if task_ids is None:

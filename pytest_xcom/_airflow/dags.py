@@ -73,7 +73,7 @@ def is_mapped(task: Any) -> bool:
 def is_mapped_operator(task: Any) -> bool:
     """A task expanded itself (``.expand()``); Airflow 2's MappedOperator has no ``is_mapped``."""
     if is_airflow2():
-        from airflow.models.mappedoperator import MappedOperator
+        from airflow.models.mappedoperator import MappedOperator  # type: ignore[import-not-found]
 
         return isinstance(task, MappedOperator)
     return bool(getattr(task, "is_mapped", False))

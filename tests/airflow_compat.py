@@ -1,0 +1,21 @@
+"""The DAG-authoring names of the installed Airflow, for this suite's DAGs and pytester snippets.
+
+Airflow 3 has them in ``airflow.sdk``; Airflow 2.10 / 2.11 in ``airflow.decorators`` and
+``airflow.models``. Users write whichever their Airflow has; the suite runs on both.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from packaging.version import Version
+
+AIRFLOW2 = Version(metadata.version("apache-airflow")).major < 3
+
+if AIRFLOW2:
+    from airflow.decorators import dag, task, task_group
+    from airflow.models import DAG, BaseOperator
+else:
+    from airflow.sdk import DAG, BaseOperator, dag, task, task_group
+
+__all__ = ["AIRFLOW2", "DAG", "BaseOperator", "dag", "task", "task_group"]
