@@ -15,7 +15,9 @@ AIRFLOW2 = Version(metadata.version("apache-airflow")).major < 3
 if AIRFLOW2:
     from airflow.decorators import dag, task, task_group
     from airflow.models import DAG, BaseOperator
+    from airflow.models.xcom import BaseXCom
 else:
     from airflow.sdk import DAG, BaseOperator, dag, task, task_group
+    from airflow.sdk.bases.xcom import BaseXCom
 
-__all__ = ["AIRFLOW2", "DAG", "BaseOperator", "dag", "task", "task_group"]
+__all__ = ["AIRFLOW2", "DAG", "BaseOperator", "BaseXCom", "dag", "task", "task_group"]
