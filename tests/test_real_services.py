@@ -33,7 +33,7 @@ needs_redis = _needs(6379, "Redis", "redis")
 ISOLATION_TESTS = """
 from sqlalchemy import func, select
 from airflow.models import DagRun
-from airflow.models.xcom import XComModel
+from airflow_compat import XComModel
 from airflow_compat import dag, task
 
 @dag(schedule=None)
