@@ -62,16 +62,11 @@ class DatabaseServerError(XComError, RuntimeError):
     """The ``--xcom-db`` server cannot be used."""
 
 
-class UnsupportedOnAirflowError(XComError, NotImplementedError):
-    """A feature the installed Airflow has no equivalent for (the README's "Airflow versions" lists them)."""
-
-
 class RecordingError(RuntimeError):
     """pytest-xcom itself failed to record a run (a bug of the harness, not a user's mistake)."""
 
 
 __all__ = [
-    "UnsupportedOnAirflowError",
     "BackendError",
     "DagFileError",
     "DagRunError",
