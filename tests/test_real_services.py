@@ -155,21 +155,21 @@ def test_redis_parity_run_against_the_local_server(user_tests, pytester):
     server.set("pytest-xcom-untouched", "still here")
     pytester.makepyfile(
         redis_backend="""
-        import json, redis
-        from airflow.sdk.bases.xcom import BaseXCom
+        import redis
+        from xcom_backends._compat import BaseXCom, dump, load
 
         class RedisXCom(BaseXCom):
             @staticmethod
             def serialize_value(value, *, key=None, task_id=None, dag_id=None, run_id=None, map_index=None):
                 name = f"xcom-parity:{task_id}:{key}"
-                redis.Redis(host="redis.prod.internal", port=6379).set(name, json.dumps(BaseXCom.serialize_value(value)))
+                redis.Redis(host="redis.prod.internal", port=6379).set(name, dump(value))
                 return BaseXCom.serialize_value("redis://" + name)
 
             @staticmethod
             def deserialize_value(result):
                 ref = BaseXCom.deserialize_value(result)
                 raw = redis.Redis(host="redis.prod.internal").get(ref[len("redis://"):])
-                return BaseXCom.deserialize_value(type("R", (), {"value": json.loads(raw)})())
+                return load(raw)
         """
     )
     try:
