@@ -4,7 +4,9 @@ These use the servers on this machine (127.0.0.1) and skip, saying why, when one
 """
 
 import importlib.util
+import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -148,8 +150,13 @@ def test_bad_xcom_db_urls_are_usage_errors(user_tests):
 
 
 @needs_redis
-def test_redis_parity_run_against_the_local_server(user_tests, pytester):
+def test_redis_parity_run_against_the_local_server(user_tests, pytester, monkeypatch):
     import redis
+
+    # the backend serializes through example_dags/xcom_backends/_compat.py (Airflow 2 and 3)
+    example_dags = str(Path(__file__).parents[1] / "example_dags")
+    monkeypatch.syspath_prepend(example_dags)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [example_dags, os.environ.get("PYTHONPATH")])))
 
     server = redis.Redis.from_url(REDIS)
     server.set("pytest-xcom-untouched", "still here")
