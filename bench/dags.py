@@ -9,7 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, dag, task
+
+try:
+    from airflow.sdk import DAG, dag, task
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag, task
+    from airflow.models import DAG
 
 
 def chain(n: int) -> DAG:

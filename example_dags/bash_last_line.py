@@ -16,12 +16,18 @@ What can go wrong with XCom here:
 """
 
 import json
+from datetime import datetime, timezone
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import dag, task
+
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag, task
 
 
-@dag(dag_id="bash_last_line", schedule="@daily", catchup=False, params={"n_orders": 37},
+@dag(dag_id="bash_last_line", schedule="@daily", catchup=False,
+     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc), params={"n_orders": 37},
      tags=["example", "xcom"])
 def bash_last_line():
     export_orders = BashOperator(

@@ -13,8 +13,14 @@ What can go wrong with XCom here:
   also returns ``None``.
 """
 
+from datetime import datetime, timezone
+
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import dag
+
+try:
+    from airflow.sdk import dag
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag
 
 CATALOGUE = {"SKU-001": (1299, 810), "SKU-002": (2499, 2310), "SKU-003": (899, 402), "SKU-004": (4999, 4150)}
 
@@ -41,11 +47,12 @@ def compute_margins(ti):
 
 def publish(ti):
     margins = ti.xcom_pull(task_ids="compute_margins", key="margins")
-    sources = ti.xcom_pull(task_ids=["fetch_prices", "fetch_costs"], key="source")
+    # a list on Airflow 3; on Airflow 2 a lazy sequence, which XCom cannot store as it is
+    sources = list(ti.xcom_pull(task_ids=["fetch_prices", "fetch_costs"], key="source"))
     return {"low_margin_skus": [sku for sku, m in margins.items() if m < 0.2], "sources": sources}
 
 
-@dag(dag_id="classic_push_pull", schedule="@daily", catchup=False,
+@dag(dag_id="classic_push_pull", schedule="@daily", start_date=datetime(2026, 1, 1, tzinfo=timezone.utc), catchup=False,
      params={"price_overrides": {}}, tags=["example", "xcom"])
 def classic_push_pull():
     prices = PythonOperator(task_id="fetch_prices", python_callable=fetch_prices)

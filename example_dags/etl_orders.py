@@ -13,8 +13,12 @@ What can go wrong with XCom here:
 """
 
 import random
+from datetime import datetime, timezone
 
-from airflow.sdk import dag, task
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag, task
 
 STATUSES = ["paid", "paid", "paid", "refunded", "cancelled"]
 
@@ -22,6 +26,7 @@ STATUSES = ["paid", "paid", "paid", "refunded", "cancelled"]
 @dag(
     dag_id="etl_orders",
     schedule="@daily",
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     params={"n_orders": 40},  # trigger with {"n_orders": 600} to simulate a busy day
     tags=["example", "xcom"],

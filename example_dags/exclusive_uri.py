@@ -20,13 +20,18 @@ Object storage is faked with a module-level dict, so the DAG runs offline under 
 import hashlib
 import json
 import random
+from datetime import datetime, timezone
 
-from airflow.sdk import dag, task
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag, task
 
 FAKE_LAKE: dict[str, bytes] = {}  # stand-in for s3://lake
 
 
-@dag(dag_id="exclusive_uri", schedule="@daily", catchup=False, tags=["example", "xcom"])
+@dag(dag_id="exclusive_uri", schedule="@daily", catchup=False,
+     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc), tags=["example", "xcom"])
 def exclusive_uri():
     @task
     def export_orders(ti=None, ds=None):

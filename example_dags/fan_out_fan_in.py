@@ -17,8 +17,12 @@ What can go wrong with XCom here:
 """
 
 import zlib
+from datetime import datetime, timezone
 
-from airflow.sdk import dag, task
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag, task
 
 TABLE = "orders"
 
@@ -26,6 +30,7 @@ TABLE = "orders"
 @dag(
     dag_id="fan_out_fan_in",
     schedule="@daily",
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     params={"n_partitions": 4},
     tags=["example", "xcom"],

@@ -7,10 +7,16 @@ in the wrong unit, compression is forgotten, or a consumer receives the referenc
 of the data.
 """
 
-from airflow.sdk import dag, task
+from datetime import datetime, timezone
+
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag, task
 
 
-@dag(dag_id="large_values", schedule="@daily", catchup=False, tags=["example", "xcom"])
+@dag(dag_id="large_values", schedule="@daily", catchup=False,
+     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc), tags=["example", "xcom"])
 def large_values():
     @task
     def extract(ds=None):

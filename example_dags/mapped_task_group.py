@@ -18,8 +18,12 @@ What can go wrong with XCom here:
 """
 
 import random
+from datetime import datetime, timezone
 
-from airflow.sdk import dag, task, task_group
+try:
+    from airflow.sdk import dag, task, task_group
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag, task, task_group
 
 EUR_PER_UNIT = {"eu": 1.0, "us": 0.92, "uk": 1.17, "apac": 0.0061}  # apac sales in JPY
 
@@ -27,6 +31,7 @@ EUR_PER_UNIT = {"eu": 1.0, "us": 0.92, "uk": 1.17, "apac": 0.0061}  # apac sales
 @dag(
     dag_id="mapped_task_group",
     schedule="@daily",
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     params={"regions": ["eu", "us", "apac"]},
     tags=["example", "xcom"],

@@ -17,6 +17,19 @@ def test_a_known_broken_dependency_is_named_with_its_fix(monkeypatch):
     ]
 
 
+def test_universal_pathlib_0_3_is_named_on_airflow_2_10_only(monkeypatch):
+    real_version = metadata.version
+    fake = {"universal-pathlib": "0.3.10", "fastapi": "0.100.0"}
+    monkeypatch.setattr(versions.metadata, "version", lambda name: fake.get(name) or real_version(name))
+    monkeypatch.setattr(versions, "airflow_version", lambda: "2.10.5")
+    assert _airflow.dependency_problems() == [
+        "apache-airflow 2.10.5 does not run the object-storage (s3) XCom backend with universal-pathlib 0.3.10: "
+        "pip install 'universal-pathlib<0.3'"
+    ]
+    monkeypatch.setattr(versions, "airflow_version", lambda: "2.11.2")  # 2.11 caps it itself
+    assert _airflow.dependency_problems() == [], "2.11.2 warned about universal-pathlib, which it caps itself"
+
+
 def test_a_working_dependency_set_gives_no_warning(monkeypatch):
     real_version = metadata.version
     # the last FastAPI release each of these Airflow releases was seen to work with
@@ -41,7 +54,7 @@ def test_a_bare_none_push_is_recorded_as_this_airflow_handles_it(user_tests):
     """Airflow 3.0's execution API refuses ``xcom_push(key, None)``; later releases store it."""
     result = user_tests(
         """
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def nones():

@@ -2,8 +2,10 @@
 
 import pytest
 
+from airflow_compat import AIRFLOW2
+
 THRESHOLD_DAG = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def sizes():
@@ -60,7 +62,7 @@ def test_backends_switch_between_runs_and_are_restored(user_tests, pytester):
     pytester.makepyfile(
         my_backends="""
         import json
-        from airflow.sdk.bases.xcom import BaseXCom
+        from airflow_compat import BaseXCom
 
         class Wrapping(BaseXCom):
             @staticmethod
@@ -92,8 +94,11 @@ def test_backends_switch_between_runs_and_are_restored(user_tests, pytester):
                 assert run.value("consume") == [10, 98, 5000]
 
         def test_afterwards_airflow_resolves_its_own_backend_again():
-            from airflow.sdk.bases.xcom import BaseXCom
-            from airflow.sdk.execution_time import task_runner, xcom
+            from airflow_compat import AIRFLOW2, BaseXCom
+            if AIRFLOW2:
+                from airflow.models import taskinstance as task_runner, xcom
+            else:
+                from airflow.sdk.execution_time import task_runner, xcom
             assert xcom.XCom is BaseXCom and task_runner.XCom is BaseXCom
         """,
     )
@@ -115,16 +120,16 @@ def test_backend_option_and_ini(user_tests, pytester):
 
 
 REDIS_BACKEND = """
-import json, os
+import os
 import redis
-from airflow.sdk.bases.xcom import BaseXCom
+from xcom_backends._compat import BaseXCom, dump, load
 
 class RedisXCom(BaseXCom):
     @staticmethod
     def serialize_value(value, *, key=None, task_id=None, dag_id=None, run_id=None, map_index=None):
         client = redis.Redis(host="10.20.30.40", port=6390, socket_connect_timeout=1)
         name = f"xcom:{task_id}:{map_index}:{key}"
-        client.set(name, json.dumps(BaseXCom.serialize_value(value)))
+        client.set(name, dump(value))
         return BaseXCom.serialize_value("redis://" + name)
 
     @staticmethod
@@ -132,7 +137,7 @@ class RedisXCom(BaseXCom):
         ref = BaseXCom.deserialize_value(result)
         client = redis.Redis.from_url("redis://cache.nowhere.invalid:6379/0")
         raw = client.get(ref[len("redis://"):])
-        return BaseXCom.deserialize_value(type("R", (), {"value": json.loads(raw)})())
+        return load(raw)
 """
 
 
@@ -249,12 +254,15 @@ def test_without_the_s3_mock_aws_calls_fail_fast_instead_of_reaching_aws(user_te
     result.assert_outcomes(passed=1)
 
 
+BASE_XCOM = "airflow.models.xcom.BaseXCom" if AIRFLOW2 else "airflow.sdk.bases.xcom.BaseXCom"
+
+
 @pytest.mark.parametrize(
     ("backend", "message"),
     [
         ("no_such_module.MyXCom", "XCom backend 'no_such_module.MyXCom': cannot import module 'no_such_module': No module named 'no_such_module'"),
         ("json.NoSuchXCom", "XCom backend 'json.NoSuchXCom': module 'json' has no attribute 'NoSuchXCom'; its classes: JSONDecodeError, JSONDecoder, JSONEncoder"),
-        ("json.JSONDecoder", "XCom backend 'json.JSONDecoder' is not a subclass of airflow.sdk.bases.xcom.BaseXCom (it is <class 'json.decoder.JSONDecoder'>)"),
+        ("json.JSONDecoder", f"XCom backend 'json.JSONDecoder' is not a subclass of {BASE_XCOM} (it is <class 'json.decoder.JSONDecoder'>)"),
         ("mongo", "XCom backend 'mongo' is neither 'db', 's3' nor a dotted path such as 'my_project.xcom_backend.MyXCom'"),
     ],
 )
@@ -321,7 +329,7 @@ def test_freeze_time_is_seen_by_task_code(user_tests):
         """
         import datetime, time, pytest
         import pendulum
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def clock():
@@ -380,7 +388,7 @@ def test_a_backend_module_that_raises_at_import_is_named(user_tests, pytester):
     result = user_tests(
         """
         import pytest
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
         from pytest_xcom import BackendError
 
         @dag(schedule=None)

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from airflow_compat import AIRFLOW2
+
+BASE_XCOM = "airflow.models.xcom.BaseXCom" if AIRFLOW2 else "airflow.sdk.bases.xcom.BaseXCom"
+
 DAG_HEADER = """
         import datetime, pytest
-        from airflow.sdk import dag, task, task_group
+        from airflow_compat import dag, task, task_group
 """
 
 CASES = {
@@ -71,7 +75,7 @@ CASES = {
         from pytest_xcom import DagFileError
 
         def test_case(xcom, tmp_path):
-            (tmp_path / "one.py").write_text("from airflow.sdk import DAG\\nd = DAG('alpha', schedule=None)\\n")
+            (tmp_path / "one.py").write_text("from airflow_compat import DAG\\nd = DAG('alpha', schedule=None)\\n")
             with pytest.raises(DagFileError, match="has no DAG 'beta'; it defines: alpha"):
                 xcom.load_dag(tmp_path / "one.py", dag_id="beta")
         """,
@@ -84,7 +88,7 @@ CASES = {
 
         def test_case(xcom, tmp_path):
             (tmp_path / "two.py").write_text(
-                "from airflow.sdk import DAG\\na = DAG('alpha', schedule=None)\\nb = DAG('beta', schedule=None)\\n")
+                "from airflow_compat import DAG\\na = DAG('alpha', schedule=None)\\nb = DAG('beta', schedule=None)\\n")
             with pytest.raises(DagFileError, match="defines 2 DAGs \\\\(alpha, beta\\\\); pass dag_id= to choose one"):
                 xcom.load_dag(tmp_path / "two.py")
         """,
@@ -93,7 +97,7 @@ CASES = {
     "dag-with-a-cycle": (
         DAG_HEADER
         + """
-        from airflow.sdk import DAG
+        from airflow_compat import DAG
         from airflow.providers.standard.operators.empty import EmptyOperator
         from pytest_xcom import DagRunError
 
@@ -123,7 +127,10 @@ CASES = {
             assert run.task_states["make"] == "failed" and run.pushes == []
             print("MESSAGE", run.failures["make"].strip().splitlines()[-1])
         """,
-        ["*MESSAGE TypeError: [Cc]annot serialize object of type <class 'object'>*"],
+        # Airflow 2 serializes XComs with json and serde's encoder: the json module's message
+        ["*MESSAGE TypeError: Object of type object is not JSON serializable"]
+        if AIRFLOW2
+        else ["*MESSAGE TypeError: [Cc]annot serialize object of type <class 'object'>*"],
     ),
     "fifty-megabyte-xcom": (
         DAG_HEADER
@@ -255,12 +262,12 @@ CASES = {
                 a()
             xcom.run(d())
         """,
-        ["*BackendError: XCom backend 'json.JSONEncoder' is not a subclass of airflow.sdk.bases.xcom.BaseXCom (it is <class 'json.encoder.JSONEncoder'>)"],
+        [f"*BackendError: XCom backend 'json.JSONEncoder' is not a subclass of {BASE_XCOM} (it is <class 'json.encoder.JSONEncoder'>)"],
     ),
     "backend-serialize-raises": (
         DAG_HEADER
         + """
-        from airflow.sdk.bases.xcom import BaseXCom
+        from airflow_compat import BaseXCom
 
         class Failing(BaseXCom):
             @staticmethod
@@ -284,7 +291,7 @@ CASES = {
     "backend-deserialize-raises": (
         DAG_HEADER
         + """
-        from airflow.sdk.bases.xcom import BaseXCom
+        from airflow_compat import BaseXCom
 
         class Unreadable(BaseXCom):
             @staticmethod
@@ -311,7 +318,7 @@ CASES = {
     "missing-object-in-storage": (
         """
         import pytest
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @pytest.mark.xcom_backend("s3", threshold=0)
         def test_case(xcom, xcom_s3):
@@ -331,7 +338,7 @@ CASES = {
     "unknown-size-unit": (
         """
         def test_case(xcom):
-            from airflow.sdk import dag, task
+            from airflow_compat import dag, task
             @dag(schedule=None)
             def d():
                 @task
@@ -345,7 +352,7 @@ CASES = {
     "negative-size": (
         """
         def test_case(xcom):
-            from airflow.sdk import dag, task
+            from airflow_compat import dag, task
             @dag(schedule=None)
             def d():
                 @task
@@ -443,7 +450,7 @@ CASES = {
         DAG_HEADER
         + """
         from airflow.sdk.execution_time import supervisor, task_runner, xcom as xcom_module
-        from airflow.sdk.bases.xcom import BaseXCom
+        from airflow_compat import BaseXCom
 
         def test_case(xcom, monkeypatch):
             from airflow.models.dagrun import DagRun
@@ -514,8 +521,18 @@ EXPECTED_OUTCOME = {
 }
 
 
+# Cases about Airflow 3 machinery that Airflow 2 does not have, with what is different there.
+NOT_ON_AIRFLOW_2 = {
+    "keyboard-interrupt-during-a-run": "it interrupts the Task SDK's in-process supervisor channel",
+    "unicode-keys-and-values": "non-ASCII keys fail only in Airflow 3's execution API (a URL path); "
+    "Airflow 2 stores them",
+}
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input(user_tests, case):
+    if AIRFLOW2 and case in NOT_ON_AIRFLOW_2:
+        pytest.skip(f"not on Airflow 2: {NOT_ON_AIRFLOW_2[case]}")
     source, expected = CASES[case]
     result = user_tests(source, "-s", *EXTRA_ARGS.get(case, ()))
     if case in EXTRA_ARGS:

@@ -3,7 +3,7 @@
 import textwrap
 
 DAG_FILE = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 import helpers   # a neighbour module, as in a DAG bundle
 

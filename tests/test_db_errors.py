@@ -19,7 +19,7 @@ TESTS_DIR = Path(__file__).parent
 PYTEST = [sys.executable, "-m", "pytest", "-p", "loopback_guard", "-p", "no:randomly", "-p", "no:cacheprovider"]
 
 ONE_RUN = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def one():

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from pytest_xcom.isolation import env
 
+from conftest import requires_airflow3
+
 TESTS_DIR = Path(__file__).parent
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 MARIADB = "mysql://root@127.0.0.1:3306/test"
@@ -85,7 +87,7 @@ def _run(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPro
 CRASHING = """
 import os
 from pathlib import Path
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def crashing():
@@ -200,7 +202,7 @@ print("PID", os.getpid())
 """
 
 USER_TEST = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def pair():
@@ -269,6 +271,7 @@ class Recorder(BaseSecretsBackend):
 """
 
 
+@requires_airflow3("the DAG reads through the Task SDK's Connection.get / Variable.get (airflow.sdk)")
 def test_the_users_secrets_backends_are_never_asked_and_env_values_stay(user_tests, pytester, monkeypatch, tmp_path):
     log = tmp_path / "secrets.log"
     pytester.makepyfile(recording_secrets=RECORDING_SECRETS)

@@ -11,7 +11,7 @@ def test_dag_file_outside_any_dags_folder(user_tests, pytester):
     pytester.path.joinpath("elsewhere", "report_dag.py").write_text(
         textwrap.dedent(
             """
-            from airflow.sdk import dag, task
+            from airflow_compat import dag, task
             from helpers import rows   # a neighbour module, as in a DAG bundle
 
             @dag(schedule=None)
@@ -70,7 +70,7 @@ def test_choosing_among_several_dags(user_tests):
 
 
 def test_unusable_dag_files_give_clear_errors(user_tests, pytester):
-    pytester.path.joinpath("syntax_error.py").write_text("from airflow.sdk import dag\ndef broken(:\n")
+    pytester.path.joinpath("syntax_error.py").write_text("from airflow_compat import dag\ndef broken(:\n")
     pytester.path.joinpath("raises.py").write_text("import os\nraise RuntimeError('needs DB_PASSWORD')\n")
     pytester.path.joinpath("no_dag.py").write_text("VALUE = 1\n")
     result = user_tests(

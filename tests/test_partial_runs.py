@@ -11,7 +11,7 @@ from test_reports import _inspect
 
 # Every task that must not run raises: a partial run that ran it fails loudly.
 PARTIAL_DAGS = '''
-from airflow.sdk import dag, task, task_group
+from airflow_compat import dag, task, task_group
 
 
 @dag(schedule=None)
@@ -104,6 +104,7 @@ def test_partial_runs_through_the_xcom_fixture(user_tests, pytester):
 
         import pytest
         from pytest_xcom import Given
+        from airflow_compat import AIRFLOW2
         from partial_dags import etl_dag, fan_dag, keyed_dag, shop_dag
 
         KEYED_GIVEN = [
@@ -153,6 +154,10 @@ def test_partial_runs_through_the_xcom_fixture(user_tests, pytester):
 
         def test_a_mapped_task_that_does_not_run_needs_no_given(xcom):
             run = xcom.run(fan_dag, tasks=["total"])   # split and double marked success, double unexpanded
+            if AIRFLOW2:  # Airflow 2 hands the reader of a mapped task with no instances None, not []
+                assert run.task_states == {"split": "success", "double": [], "total": "failed"}
+                assert run.failures["total"].strip().endswith("TypeError: 'NoneType' object is not iterable")
+                return
             run.assert_succeeded()
             assert run.task_states == {"split": "success", "double": [], "total": "success"}
             assert run.value("total") == 0 and run.pushes[0].task_id == "total"
@@ -244,6 +249,7 @@ def test_every_mistake_is_a_clear_error(user_tests, pytester):
         """
         import pytest
         from pytest_xcom import Given, XComError, XComValueError
+        from airflow_compat import AIRFLOW2
         from partial_dags import etl_dag, fan_dag, shop_dag
 
         def test_mistakes(xcom):
@@ -280,8 +286,11 @@ def test_every_mistake_is_a_clear_error(user_tests, pytester):
             message = error(fan_dag, tasks=["total"], upstream=[Given("double", 1, map_index=0)])
             assert "no such task instance existed in the run" in message
             message = error(etl_dag, tasks=["transform"], upstream={"extract": {"when": object()}})
-            assert message.startswith("upstream Given('extract'): the XCom backend airflow.sdk.bases.xcom.BaseXCom")
-            assert "cannot serialize 'return_value' (dict): typeerror: cannot serialize object" in message.lower()
+            base = "airflow.models.xcom.BaseXCom" if AIRFLOW2 else "airflow.sdk.bases.xcom.BaseXCom"
+            assert message.startswith(f"upstream Given('extract'): the XCom backend {base}")
+            # Airflow 2's JSON encoder says it its own way
+            reason = "object of type object is not json serializable" if AIRFLOW2 else "cannot serialize object"
+            assert f"cannot serialize 'return_value' (dict): typeerror: {reason}" in message.lower()
             # the harness is usable after each of them
             assert [r.dag_id for r in xcom.runs] == []
             xcom.run(etl_dag, tasks=["transform"], upstream={"extract": {"a": 1}}).assert_succeeded()

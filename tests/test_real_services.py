@@ -4,7 +4,9 @@ These use the servers on this machine (127.0.0.1) and skip, saying why, when one
 """
 
 import importlib.util
+import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -33,8 +35,8 @@ needs_redis = _needs(6379, "Redis", "redis")
 ISOLATION_TESTS = """
 from sqlalchemy import func, select
 from airflow.models import DagRun
-from airflow.models.xcom import XComModel
-from airflow.sdk import dag, task
+from airflow_compat import XComModel
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def sizes():
@@ -114,7 +116,7 @@ def test_real_metadata_db_isolated_per_test_and_dropped_after(user_tests, url, d
 def test_an_xcom_beyond_max_allowed_packet_fails_on_mariadb(user_tests):
     result = user_tests(
         """
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def huge():
@@ -148,35 +150,40 @@ def test_bad_xcom_db_urls_are_usage_errors(user_tests):
 
 
 @needs_redis
-def test_redis_parity_run_against_the_local_server(user_tests, pytester):
+def test_redis_parity_run_against_the_local_server(user_tests, pytester, monkeypatch):
     import redis
+
+    # the backend serializes through example_dags/xcom_backends/_compat.py (Airflow 2 and 3)
+    example_dags = str(Path(__file__).parents[1] / "example_dags")
+    monkeypatch.syspath_prepend(example_dags)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [example_dags, os.environ.get("PYTHONPATH")])))
 
     server = redis.Redis.from_url(REDIS)
     server.set("pytest-xcom-untouched", "still here")
     pytester.makepyfile(
         redis_backend="""
-        import json, redis
-        from airflow.sdk.bases.xcom import BaseXCom
+        import redis
+        from xcom_backends._compat import BaseXCom, dump, load
 
         class RedisXCom(BaseXCom):
             @staticmethod
             def serialize_value(value, *, key=None, task_id=None, dag_id=None, run_id=None, map_index=None):
                 name = f"xcom-parity:{task_id}:{key}"
-                redis.Redis(host="redis.prod.internal", port=6379).set(name, json.dumps(BaseXCom.serialize_value(value)))
+                redis.Redis(host="redis.prod.internal", port=6379).set(name, dump(value))
                 return BaseXCom.serialize_value("redis://" + name)
 
             @staticmethod
             def deserialize_value(result):
                 ref = BaseXCom.deserialize_value(result)
                 raw = redis.Redis(host="redis.prod.internal").get(ref[len("redis://"):])
-                return BaseXCom.deserialize_value(type("R", (), {"value": json.loads(raw)})())
+                return load(raw)
         """
     )
     try:
         result = user_tests(
             """
             import pytest, redis
-            from airflow.sdk import dag, task
+            from airflow_compat import dag, task
 
             @dag(schedule=None)
             def parity():
@@ -222,7 +229,7 @@ def test_s3_endpoint_parity_run(user_tests, monkeypatch):
         result = user_tests(
             """
             import os, pytest
-            from airflow.sdk import dag, task
+            from airflow_compat import dag, task
 
             @dag(schedule=None)
             def parity():

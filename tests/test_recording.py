@@ -1,9 +1,12 @@
 """Recording: every push/pull kind, mapped tasks, failures, and the queries over a run."""
 
+from conftest import requires_airflow3
+
 
 def test_every_push_and_pull_kind_is_recorded(user_tests):
     result = user_tests(
         """
+        from airflow_compat import AIRFLOW2
         from kinds_dag import kinds_dag
 
         def test_kinds(xcom):
@@ -26,7 +29,9 @@ def test_every_push_and_pull_kind_is_recorded(user_tests):
             assert run.value("templ") == "from-xcomarg"
 
             own = [p for p in run.pulled_by("read") if not p.task_ids_explicit]
-            assert [(p.source_task_id, p.found) for p in own] == [("read", False)]
+            # xcom_pull without task_ids: Airflow 3 reads the task's own XComs, Airflow 2 any task's
+            expected = [("push", True)] if AIRFLOW2 else [("read", False)]
+            assert [(p.source_task_id, p.found) for p in own] == expected
 
             assert run.consumers("stats", "rows") == {"use_rows"}
             assert run.consumer_instances("bash") == {("jinja", -1)}
@@ -224,7 +229,7 @@ def test_run_arguments(user_tests):
     result = user_tests(
         """
         import datetime, pytest
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def confd():
@@ -252,10 +257,14 @@ def test_run_arguments(user_tests):
     result.assert_outcomes(passed=2)
 
 
+@requires_airflow3(
+    "a mapped task group's results reach an unmapped reader as a lazy sequence there, read (and recorded) "
+    "item by item only when the task takes them; nothing to collapse (apache/airflow#69036 is 3.2+)"
+)
 def test_what_a_consumer_received_shows_a_collapsed_single_expansion(user_tests):
     result = user_tests(
         """
-        from airflow.sdk import dag, task, task_group
+        from airflow_compat import dag, task, task_group
 
         @dag(schedule=None)
         def regions():
@@ -298,7 +307,7 @@ def _collapses_single_group_expansion() -> bool:
 def test_a_rebuilt_dag_with_the_same_id_runs_its_own_tasks(user_tests):
     result = user_tests(
         """
-        from airflow.sdk import dag, task, task_group
+        from airflow_compat import dag, task, task_group
 
         def build(with_group):
             @dag(dag_id="same_id", schedule=None)

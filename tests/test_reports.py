@@ -100,7 +100,7 @@ def test_inspect_bad_input(pytester):
 def test_inspect_says_what_is_wrong_and_exits_2(pytester):
     pytester.makepyfile(
         cyclic_dag="""
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def cyclic():

@@ -9,7 +9,7 @@ from test_real_services import POSTGRES, needs_postgres
 
 RESTORATION = """
 import os, pytest
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 BEFORE = {}
 
@@ -22,7 +22,8 @@ def payload():
 
 def test_0_remember_the_process_as_it_was():
     from airflow.configuration import conf
-    from airflow.sdk.execution_time import xcom as xcom_module
+    from airflow_compat import xcom_holders
+    _, xcom_module = xcom_holders()
     BEFORE["env"] = dict(os.environ)
     BEFORE["backend"] = xcom_module.XCom
     BEFORE["conf"] = conf.get("core", "xcom_backend")
@@ -30,7 +31,8 @@ def test_0_remember_the_process_as_it_was():
 @pytest.mark.xcom_backend("s3", threshold=100, bucket="kept", prefix="p")
 def test_1_change_everything(xcom, xcom_s3, xcom_redis, xcom_db):
     import redis
-    from airflow.sdk.execution_time import xcom as xcom_module
+    from airflow_compat import xcom_holders
+    _, xcom_module = xcom_holders()
     xcom.run(payload()).assert_offloaded("big")
     redis.Redis(host="anywhere").set("left", "over")
     os.environ["USER_TEST_VAR"] = "set by the test itself"   # the harness must not hide this one
@@ -41,8 +43,9 @@ def test_1_change_everything(xcom, xcom_s3, xcom_redis, xcom_db):
 def test_2_everything_is_back(xcom_s3, xcom_redis, xcom_db):
     from airflow.configuration import conf
     from airflow.models import DagRun
-    from airflow.models.xcom import XComModel
-    from airflow.sdk.execution_time import task_runner, xcom as xcom_module
+    from airflow_compat import XComModel
+    from airflow_compat import xcom_holders
+    task_runner, xcom_module = xcom_holders()
     from sqlalchemy import func, select
 
     os.environ.pop("USER_TEST_VAR")

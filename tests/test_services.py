@@ -5,9 +5,8 @@ import uuid
 from test_real_services import needs_redis
 
 HOOK_BACKEND = """
-import json
 from airflow.providers.redis.hooks.redis import RedisHook
-from airflow.sdk.bases.xcom import BaseXCom
+from xcom_backends._compat import BaseXCom, dump, load
 
 class HookXCom(BaseXCom):
     '''Values in Redis through Airflow's hook, on a connection that names no database.'''
@@ -15,18 +14,18 @@ class HookXCom(BaseXCom):
     @staticmethod
     def serialize_value(value, *, key=None, task_id=None, dag_id=None, run_id=None, map_index=None):
         name = f"xcom:{task_id}:{key}"
-        RedisHook(redis_conn_id="xcom_cache").get_conn().set(name, json.dumps(BaseXCom.serialize_value(value)))
+        RedisHook(redis_conn_id="xcom_cache").get_conn().set(name, dump(value))
         return BaseXCom.serialize_value("redis://" + name)
 
     @staticmethod
     def deserialize_value(result):
         ref = BaseXCom.deserialize_value(result)
         raw = RedisHook(redis_conn_id="xcom_cache").get_conn().get(ref[len("redis://"):])
-        return BaseXCom.deserialize_value(type("R", (), {"value": json.loads(raw)})())
+        return load(raw)
 """
 
 TWO_TASKS = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def pair():
@@ -76,7 +75,7 @@ def test_xcom_redis_db_n_is_the_same_fake_server_on_database_n(user_tests):
     result = user_tests(
         """
         import redis
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def writer():
@@ -165,7 +164,7 @@ def test_clients_made_in_an_earlier_test_reach_this_tests_fake(user_tests):
 
 DEFAULT_CONNECTIONS_DAG = """
 import json
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def defaults():
@@ -175,7 +174,7 @@ def defaults():
         try:
             from airflow.sdk import BaseHook  # Airflow >= 3.1
         except ImportError:
-            from airflow.hooks.base import BaseHook  # Airflow 3.0
+            from airflow.hooks.base import BaseHook  # Airflow 3.0 and 2
         conn = BaseHook.get_connection("redis_default")
         RedisHook().get_conn().set("from-the-hook", "yes")
         return {"conn_type": conn.conn_type, "host": conn.host}
@@ -239,7 +238,7 @@ def test_the_users_own_default_connections_win(user_tests, pytester, monkeypatch
     result = user_tests(
         """
         import json, os, pytest
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def which():
@@ -248,7 +247,7 @@ def test_the_users_own_default_connections_win(user_tests, pytester, monkeypatch
                 try:
                     from airflow.sdk import BaseHook  # Airflow >= 3.1
                 except ImportError:
-                    from airflow.hooks.base import BaseHook  # Airflow 3.0
+                    from airflow.hooks.base import BaseHook  # Airflow 3.0 and 2 and 2
                 return {name: BaseHook.get_connection(name).host for name in ("redis_default", "aws_default")}
             hosts()
 

@@ -26,7 +26,7 @@ MARIADB = "mysql://root@127.0.0.1:3306/test"
 USER_TESTS = """
 import os, time
 from pathlib import Path
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 MARKS = Path(os.environ["XCOM_SIGNAL_MARKS"])
 AT = os.environ["XCOM_SIGNAL_AT"]
@@ -162,7 +162,7 @@ def test_signal_handlers_and_a_pending_alarm_are_put_back_after_a_run(user_tests
     result = user_tests(
         """
         import datetime, signal
-        from airflow.sdk import dag, task
+        from airflow_compat import dag, task
 
         @dag(schedule=None)
         def timed():

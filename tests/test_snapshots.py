@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 FLOW_V1 = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def flow():
@@ -32,7 +32,7 @@ flow_dag = flow()
 
 # extract grows, transform expands once more, load returns a dict, audit reads extract too.
 FLOW_V2 = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def flow():

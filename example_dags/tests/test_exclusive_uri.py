@@ -3,7 +3,11 @@
 from pathlib import Path
 
 import pytest
-from airflow.sdk import task
+
+try:
+    from airflow.sdk import task
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import task
 
 DAG_FILE = Path(__file__).parent.parent / "exclusive_uri.py"
 URI = "s3://lake/exports/2026-01-01/orders.parquet"

@@ -12,12 +12,12 @@ Production points ``XCOM_REDIS_URL`` at the team's Redis. Under pytest-xcom any 
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import redis
-from airflow.sdk.bases.xcom import BaseXCom
+
+from xcom_backends._compat import BaseXCom, dump, load, reference_of
 
 URI_PREFIX = "redis-xcom://"
 
@@ -30,7 +30,7 @@ class ExclusiveRedisXCom(BaseXCom):
     @staticmethod
     def serialize_value(value: Any, *, key=None, task_id=None, dag_id=None, run_id=None, map_index=None) -> Any:
         redis_key = f"xcom:{dag_id}:{run_id}:{task_id}:{map_index}:{key}"
-        _client().set(redis_key, json.dumps(BaseXCom.serialize_value(value)), ex=24 * 3600)
+        _client().set(redis_key, dump(value), ex=24 * 3600)
         return BaseXCom.serialize_value(f"{URI_PREFIX}{redis_key}")
 
     @staticmethod
@@ -42,15 +42,11 @@ class ExclusiveRedisXCom(BaseXCom):
         raw = _client().get(redis_key)
         if raw is None:
             raise LookupError(f"XCom {redis_key!r} is missing from Redis: it expired or was purged")
-        return BaseXCom.deserialize_value(_Stored(json.loads(raw)))
+        return load(raw)
 
     @staticmethod
     def purge(xcom: Any, *args: Any) -> None:
-        reference = xcom.value
+        reference = reference_of(xcom)
         if isinstance(reference, str) and reference.startswith(URI_PREFIX):
             _client().delete(reference[len(URI_PREFIX):])
 
-
-class _Stored:
-    def __init__(self, value: Any) -> None:
-        self.value = value

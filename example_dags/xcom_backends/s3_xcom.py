@@ -6,12 +6,12 @@ endpoint override. Under pytest-xcom, boto3 reaches moto's S3 mock with fake cre
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import boto3
-from airflow.sdk.bases.xcom import BaseXCom
+
+from xcom_backends._compat import BaseXCom, dump, load, reference_of
 
 URI_PREFIX = "s3://"
 
@@ -24,8 +24,7 @@ class S3XComBackend(BaseXCom):
     @staticmethod
     def serialize_value(value: Any, *, key=None, task_id=None, dag_id=None, run_id=None, map_index=None) -> Any:
         object_key = f"xcom/{dag_id}/{run_id}/{task_id}/{map_index}/{key}.json"
-        payload = json.dumps(BaseXCom.serialize_value(value)).encode()
-        boto3.client("s3").put_object(Bucket=_bucket(), Key=object_key, Body=payload)
+        boto3.client("s3").put_object(Bucket=_bucket(), Key=object_key, Body=dump(value))
         return BaseXCom.serialize_value(f"{URI_PREFIX}{_bucket()}/{object_key}")
 
     @staticmethod
@@ -35,18 +34,12 @@ class S3XComBackend(BaseXCom):
             return reference
         bucket, _, object_key = reference[len(URI_PREFIX):].partition("/")
         body = boto3.client("s3").get_object(Bucket=bucket, Key=object_key)["Body"].read()
-        return BaseXCom.deserialize_value(_Stored(json.loads(body)))
+        return load(body)
 
     @staticmethod
     def purge(xcom: Any, *args: Any) -> None:
-        reference = xcom.value
+        reference = reference_of(xcom)
         if isinstance(reference, str) and reference.startswith(URI_PREFIX):
             bucket, _, object_key = reference[len(URI_PREFIX):].partition("/")
             boto3.client("s3").delete_object(Bucket=bucket, Key=object_key)
 
-
-class _Stored:
-    """The shape BaseXCom.deserialize_value reads: an object with a ``value``."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value

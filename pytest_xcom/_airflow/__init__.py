@@ -51,7 +51,9 @@ from pytest_xcom._airflow.storage import (
 from pytest_xcom._airflow.versions import (
     airflow_version,
     collapses_single_group_expansion,
+    default_xcom_backend_path,
     dependency_problems,
+    is_airflow2,
     pushes_none,
     schema_fingerprint,
 )
@@ -82,6 +84,7 @@ __all__ = [
     "dag_class",
     "dag_registered_for_test",
     "dag_run_state",
+    "default_xcom_backend_path",
     "dependency_problems",
     "deserialize_payload",
     "dispose_engines",
@@ -91,6 +94,7 @@ __all__ = [
     "import_dag_file",
     "initdb",
     "intercepted",
+    "is_airflow2",
     "is_airflow_frame",
     "is_mapped",
     "mark_success_pattern",

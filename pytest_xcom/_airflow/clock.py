@@ -10,6 +10,8 @@ from datetime import datetime
 from types import FrameType, ModuleType
 from typing import Any
 
+from pytest_xcom._airflow.versions import is_airflow2
+
 # Packages whose code keeps the real clock while task code is frozen. An entry covers the module
 # of that name and its submodules ("airflow" and "airflow.models", never "airflow_dags").
 MACHINERY_MODULES = (
@@ -51,19 +53,29 @@ def frozen_task_clock(moment: datetime) -> Iterator[None]:
     and a module imported under freezegun binds its fake datetime class, which pydantic then
     refuses to build schemas for.
     """
-    from airflow.sdk.execution_time import task_runner
-
-    original = task_runner._execute_task
+    holder, name = _task_execution_holder()
+    original = getattr(holder, name)
 
     def execute_frozen(*args: Any, **kwargs: Any) -> Any:
         with frozen_clock(moment):
             return original(*args, **kwargs)
 
-    task_runner._execute_task = execute_frozen
+    setattr(holder, name, execute_frozen)
     try:
         yield
     finally:
-        task_runner._execute_task = original
+        setattr(holder, name, original)
+
+
+def _task_execution_holder() -> tuple[ModuleType, str]:
+    """(module, name) of the function that runs a task's own code: the Task SDK's task runner on 3."""
+    if is_airflow2():
+        from pytest_xcom._airflow import af2
+
+        return af2.task_execution_holder()
+    from airflow.sdk.execution_time import task_runner
+
+    return task_runner, "_execute_task"
 
 
 def _dotted(entries: Any) -> tuple[str, ...]:

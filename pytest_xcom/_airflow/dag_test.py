@@ -9,8 +9,9 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any
 
+from pytest_xcom._airflow import af2
 from pytest_xcom._airflow.db import create_session
-from pytest_xcom._airflow.versions import before
+from pytest_xcom._airflow.versions import before, is_airflow2
 
 
 def _bundle_dagbag_module() -> ModuleType | None:
@@ -152,6 +153,8 @@ def run_dag_test(
     ``mark_success_pattern``: tasks whose id it ``fullmatch``es are marked success without running.
     """
     _check_cycle(dag)
+    if is_airflow2():  # no Task SDK, no execution API, no structlog: dag.test() runs tasks itself
+        return af2.run_dag_test(dag, logical_date=logical_date, conf=conf, mark_success_pattern=mark_success_pattern)
     with warnings.catch_warnings(), _in_process_api_reused(), _plain_task_tracebacks():
         # Airflow's in-process execution API imports starlette's test client, which warns about
         # its own httpx dependency: noise from Airflow's machinery, not from the user's DAG.
@@ -191,11 +194,17 @@ def resuming_existing_dag_run() -> Iterator[None]:
 
     setattr(run_module, factory_name, get_or_create_dagrun)
     scheduler_dag.clear_dags = classmethod(lambda cls, *args, **kwargs: 0)  # type: ignore[attr-defined]
+    # Airflow 2's dag.test() clears the logical date's task instances through the DAG itself
+    original_dag_clear = scheduler_dag.__dict__["clear"] if is_airflow2() else None
+    if original_dag_clear is not None:
+        scheduler_dag.clear = lambda self, *args, **kwargs: 0  # type: ignore[attr-defined]
     try:
         yield
     finally:
         setattr(run_module, factory_name, original_get_or_create)
         scheduler_dag.clear_dags = original_clear  # type: ignore[attr-defined]
+        if original_dag_clear is not None:
+            scheduler_dag.clear = original_dag_clear  # type: ignore[attr-defined]
 
 
 def _dag_test_run_helpers() -> tuple[ModuleType, str, type]:

@@ -10,8 +10,13 @@ import sys
 from types import ModuleType
 from typing import Any
 
+from pytest_xcom._airflow import af2
+from pytest_xcom._airflow.versions import is_airflow2
+
 
 def dag_class() -> type[Any]:
+    if is_airflow2():
+        return af2.dag_class()
     from airflow.sdk import DAG
 
     return DAG
@@ -23,8 +28,7 @@ def import_dag_file(path: str, module_name: str) -> tuple[ModuleType, list[Any]]
     DAGs bound to module globals and DAGs made by ``@dag`` functions called at module level
     (which Airflow auto-registers) are both found.
     """
-    from airflow.sdk.definitions._internal.contextmanager import DagContext
-
+    DagContext = _dag_context()
     DAG = dag_class()
     loader = importlib.machinery.SourceFileLoader(module_name, path)
     spec = importlib.util.spec_from_loader(module_name, loader)
@@ -51,11 +55,28 @@ def import_dag_file(path: str, module_name: str) -> tuple[ModuleType, list[Any]]
     return module, found
 
 
+def _dag_context() -> Any:
+    if is_airflow2():
+        return af2.dag_context()
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    return DagContext
+
+
 def is_mapped(task: Any) -> bool:
     """A task is mapped when it is expanded itself or sits inside a mapped task group."""
-    if getattr(task, "is_mapped", False):
+    if is_mapped_operator(task):
         return True
     return task.get_closest_mapped_task_group() is not None
+
+
+def is_mapped_operator(task: Any) -> bool:
+    """A task expanded itself (``.expand()``); Airflow 2's MappedOperator has no ``is_mapped``."""
+    if is_airflow2():
+        from airflow.models.mappedoperator import MappedOperator  # type: ignore[import-not-found]
+
+        return isinstance(task, MappedOperator)
+    return bool(getattr(task, "is_mapped", False))
 
 
 @functools.cache
@@ -72,6 +93,8 @@ def is_airflow_frame(filename: str) -> bool:
 
 def authoring() -> tuple[Any, Any]:
     """The ``@dag`` and ``@task`` decorators DAG authors use on this Airflow (the contract's DAGs)."""
+    if is_airflow2():
+        return af2.authoring()
     from airflow.sdk import dag, task
 
     return dag, task

@@ -18,9 +18,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pytest_xcom._airflow import af2
 from pytest_xcom._airflow.clock import as_real_time
 from pytest_xcom._airflow.dag_test import _dag_test_run_helpers
-from pytest_xcom._airflow.dags import is_mapped
+from pytest_xcom._airflow.dags import is_mapped, is_mapped_operator
+from pytest_xcom._airflow.versions import is_airflow2
 from pytest_xcom.errors import XComValueError
 
 RETURN_KEY = "return_value"
@@ -84,8 +86,8 @@ def given_rows(dag: Any, given: Iterable[GivenLike]) -> list[GivenRow]:
     or a dict, and its length is what they expand over.
     """
     from airflow.configuration import conf
-    from airflow.sdk.definitions.mappedoperator import is_mappable_value
 
+    is_mappable_value = _mappable_check()
     rows: list[GivenRow] = []
     for item in given:
         task = dag.task_dict[item.task_id]
@@ -127,6 +129,14 @@ def given_rows(dag: Any, given: Iterable[GivenLike]) -> list[GivenRow]:
     return rows
 
 
+def _mappable_check() -> Any:
+    if is_airflow2():
+        return af2.is_mappable_value
+    from airflow.sdk.definitions.mappedoperator import is_mappable_value
+
+    return is_mappable_value
+
+
 def unexpandable_mapped_tasks(dag: Any, running: Iterable[str], rows: Iterable[GivenRow]) -> tuple[str, ...]:
     """Mapped tasks that do not run and have nothing to expand over: they are marked success whole.
 
@@ -141,7 +151,7 @@ def unexpandable_mapped_tasks(dag: Any, running: Iterable[str], rows: Iterable[G
     for task_id, task in dag.task_dict.items():
         if not is_mapped(task):
             continue
-        nodes = [task] if getattr(task, "is_mapped", False) else []
+        nodes = [task] if is_mapped_operator(task) else []
         nodes += list(task.iter_mapped_task_groups())
         sources = {dep.task_id for node in nodes for dep in node.iter_mapped_dependencies()}
         missing = sorted(
@@ -252,8 +262,6 @@ def _mark_unexpanded_success(task_ids: list[str], dag_run: Any, session: Any) ->
 
 def _serialized(row: GivenRow, dag_run: Any, backend: type) -> Any:
     """The row's value through ``backend.serialize_value``, as the Task SDK would send it."""
-    from airflow.sdk.execution_time.comms import SetXCom
-
     where = {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "task_id": row.task_id, "map_index": row.map_index}
     name = f"{backend.__module__}.{backend.__qualname__}"
     try:
@@ -263,6 +271,10 @@ def _serialized(row: GivenRow, dag_run: Any, backend: type) -> Any:
             f"upstream {row.label}: the XCom backend {name} cannot serialize "
             f"{row.key!r} ({type(row.value).__name__}): {type(exc).__name__}: {exc}"
         ) from exc
+    if is_airflow2():  # no Task SDK message to validate: the row holds the bytes as they are
+        return af2.as_stored(serialized)
+    from airflow.sdk.execution_time.comms import SetXCom
+
     try:  # what the Task SDK checks before it sends a push to the execution API
         return SetXCom(key=row.key, value=serialized, **where).value
     except Exception as exc:
@@ -302,6 +314,9 @@ def _write(row: GivenRow, stored: Any, dag_run: Any, session: Any) -> None:
 
 def _set_row(key: str, stored: Any, dag_run: Any, session: Any, **where: Any) -> None:
     """The xcom row, written as the execution API's ``set_xcom`` route writes an already serialized value."""
+    if is_airflow2():
+        af2.write_xcom_row(key, stored, dag_run, session, **where)
+        return
     from airflow.models.xcom import XComModel
 
     if "serialize" in inspect.signature(XComModel.set).parameters:  # not on Airflow 3.0

@@ -15,9 +15,8 @@ this module knows how Airflow carries XComs.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any
 
 from pytest_xcom._airflow.clock import as_real_time
 from pytest_xcom._airflow.comms import (
@@ -32,51 +31,11 @@ from pytest_xcom._airflow.comms import (
     supervisor_class,
     xcom_arg_classes,
 )
+from pytest_xcom._airflow.sink import NOT_SEEN, Instance, XComEventSink, guarded, read_context
+from pytest_xcom._airflow.versions import is_airflow2
 from pytest_xcom._airflow.xcom import xcom_backend_replaced
 
-# "argument" inside XComArg.resolve, ("explicit", task_ids_given) inside ti.xcom_pull,
-# ("delete", True) while the backend reads a row only to purge it.
-_read_context: contextvars.ContextVar[tuple[str, bool] | None] = contextvars.ContextVar(
-    "pytest_xcom_read_context", default=None
-)
-
-NOT_SEEN: Any = object()  # the pushed object was not seen (the push bypassed serialize_value)
-
-Instance = tuple[str, int, int]  # (task_id, map_index, try_number) of a task instance
-
-
-class XComEventSink(Protocol):
-    """What the interception reports to (the recorder). Its methods may raise: the interception
-    hands any exception to ``on_internal_error`` instead of letting it reach task code."""
-
-    def on_push(self, *, by: Instance, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None: ...
-
-    def on_delete(self, *, by: Instance, task_id: str, map_index: int | None, key: str, purged: bool) -> None: ...
-
-    def on_read(
-        self,
-        *,
-        by: Instance,
-        dag_id: str,
-        task_id: str,
-        map_index: int | None,
-        key: str,
-        found: bool,
-        kind: str,
-        task_ids_explicit: bool,
-        include_prior_dates: bool,
-    ) -> None: ...
-
-    def read_count(self) -> int: ...
-
-    def on_received(self, first_read: int, value: Any) -> None: ...
-
-    def on_task_end(self, *, task_id: str, map_index: int, state: str, error: BaseException | None) -> None: ...
-
-    def on_internal_error(self, where: str, error: Exception) -> None: ...
-
-    def on_trigger_event(self, *, by: Instance, trigger: str, xcoms: dict[str, Any]) -> None: ...
-
+__all__ = ["NOT_SEEN", "Instance", "XComEventSink", "intercepted"]
 
 class _Interceptor:
     def __init__(self, sink: XComEventSink, backend: type) -> None:
@@ -122,11 +81,11 @@ class _Interceptor:
             @classmethod
             def delete(cls, *args: Any, **kwargs: Any) -> None:
                 # delete() reads the row to know what to purge: housekeeping, not a consumer's read
-                token = _read_context.set(("delete", True))
+                token = read_context.set(("delete", True))
                 try:
                     super().delete(*args, **kwargs)
                 finally:
-                    _read_context.reset(token)
+                    read_context.reset(token)
 
         RecordingXCom.__name__ = backend.__name__
         RecordingXCom.__qualname__ = backend.__qualname__
@@ -166,7 +125,7 @@ class _Interceptor:
             finally:
                 if state == "deferred":
                     interceptor._deferred = (what.task_id, what.map_index, int(getattr(what, "try_number", 1) or 1))
-                _guarded(
+                guarded(
                     sink,
                     "a task's end",
                     sink.on_task_end,
@@ -195,7 +154,7 @@ class _Interceptor:
             if xcoms and by is not None:
                 name = f"{type(trigger).__module__}.{type(trigger).__qualname__}"
                 sink = interceptor.sink
-                _guarded(sink, "a trigger event", sink.on_trigger_event, by=by, trigger=name, xcoms=dict(xcoms))
+                guarded(sink, "a trigger event", sink.on_trigger_event, by=by, trigger=name, xcoms=dict(xcoms))
             return event
 
         return run_inline_trigger
@@ -204,13 +163,13 @@ class _Interceptor:
         sink = self.sink
 
         def resolve(arg: Any, *args: Any, **kwargs: Any) -> Any:
-            token = _read_context.set(("argument", True))
-            first = _guarded(sink, "a read", sink.read_count) or 0
+            token = read_context.set(("argument", True))
+            first = guarded(sink, "a read", sink.read_count) or 0
             try:
                 value = original(arg, *args, **kwargs)
             finally:
-                _read_context.reset(token)
-            _guarded(sink, "an argument read", sink.on_received, first, value)
+                read_context.reset(token)
+            guarded(sink, "an argument read", sink.on_received, first, value)
             return value
 
         return resolve
@@ -219,15 +178,15 @@ class _Interceptor:
         sink = self.sink
 
         def xcom_pull(ti: Any, task_ids: Any = None, *args: Any, **kwargs: Any) -> Any:
-            if _read_context.get() is not None:  # resolving an argument: Airflow's read, not the user's
+            if read_context.get() is not None:  # resolving an argument: Airflow's read, not the user's
                 return original(ti, task_ids, *args, **kwargs)
-            token = _read_context.set(("explicit", task_ids is not None))
-            first = _guarded(sink, "a read", sink.read_count) or 0
+            token = read_context.set(("explicit", task_ids is not None))
+            first = guarded(sink, "a read", sink.read_count) or 0
             try:
                 value = original(ti, task_ids, *args, **kwargs)
             finally:
-                _read_context.reset(token)
-            _guarded(sink, "an xcom_pull", sink.on_received, first, value)
+                read_context.reset(token)
+            guarded(sink, "an xcom_pull", sink.on_received, first, value)
             return value
 
         return xcom_pull
@@ -269,7 +228,7 @@ class _Interceptor:
         # GetXComCount reads only how many values exist, not a value: not a read.
 
     def _read(self, by: Instance, msg: Any, source_index: int | None, found: bool, default_kind: str) -> None:
-        context = _read_context.get()
+        context = read_context.get()
         kind, task_ids_given = context if context is not None else (default_kind, True)
         if kind == "delete":
             return
@@ -286,17 +245,14 @@ class _Interceptor:
         )
 
 
-def _guarded(sink: XComEventSink, where: str, call: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call into the sink; an exception there is the harness's own, reported, never raised."""
-    try:
-        return call(*args, **kwargs)
-    except Exception as exc:
-        sink.on_internal_error(f"recording {where}", exc)
-        return None
-
-
 @contextlib.contextmanager
 def intercepted(sink: XComEventSink, backend: type) -> Iterator[None]:
     """Report every XCom event of the block to ``sink``; ``backend`` is the run's XCom class."""
+    if is_airflow2():  # no Task SDK: the XCom model layer is where Airflow 2 can be watched
+        from pytest_xcom._airflow.af2_intercept import intercepted_af2
+
+        with intercepted_af2(sink, backend):
+            yield
+        return
     with _Interceptor(sink, backend).installed():
         yield

@@ -60,6 +60,10 @@ def clear_object_storage_caches() -> None:
         from airflow.sdk.io import store
 
         store._STORE_CACHE.clear()
+    with contextlib.suppress(ImportError):  # Airflow 2 keeps its stores here (a test's moto endpoint)
+        from airflow.io import store as af2_store  # type: ignore[attr-defined]
+
+        af2_store._STORE_CACHE.clear()
     with contextlib.suppress(ImportError):
         import s3fs
 

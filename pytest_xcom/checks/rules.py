@@ -191,9 +191,9 @@ class NamedTaskIds(Rule):
         lines = [f"{len(offenders)} ti.xcom_pull() call(s) did not name task_ids:"]
         for p in offenders:
             outcome = "found a value" if p.found else "found nothing"
-            lines.append(
-                f"  {instance_label(p.task_id, p.map_index)} pulled key {p.key!r} from its own task id ({outcome})"
-            )
+            # Airflow 2 reads any task's XCom of that key; Airflow 3 the calling task's own
+            source = "its own task id" if p.source_task_id == p.task_id else f"task {p.source_task_id!r}"
+            lines.append(f"  {instance_label(p.task_id, p.map_index)} pulled key {p.key!r} from {source} ({outcome})")
         lines.append(
             "Pass task_ids= explicitly: what xcom_pull() reads without it changed across Airflow "
             "versions (Airflow 3 reads the calling task's own XCom)."

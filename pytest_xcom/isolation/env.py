@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_xcom import _airflow
 from pytest_xcom.errors import IsolationError
 from pytest_xcom.isolation.owners import _owner, is_leftover_database, sweep_leftovers
 from pytest_xcom.isolation.signals import (
@@ -174,7 +175,7 @@ def _environment(iso: IsolatedAirflow) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": iso.db_url,
         "AIRFLOW__CORE__DAGS_FOLDER": str(iso.dags_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__XCOM_BACKEND": "airflow.sdk.bases.xcom.BaseXCom",
+        "AIRFLOW__CORE__XCOM_BACKEND": _airflow.default_xcom_backend_path(),
         "AIRFLOW__LOGGING__REMOTE_LOGGING": "False",
         # The in-process execution API's lifespan builds a JWT validator and fails without a secret
         # (Airflow 3.2; later releases skip it in process). A throwaway one: nothing leaves the process.

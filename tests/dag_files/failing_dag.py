@@ -1,6 +1,6 @@
 """A DAG whose middle task raises: the run records the failure instead of raising."""
 
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 
 def parse(raw):

@@ -2,7 +2,8 @@
 
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import dag, task
+
+from airflow_compat import dag, task
 
 
 def push_path(ti):

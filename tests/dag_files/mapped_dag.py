@@ -1,6 +1,6 @@
 """Dynamic task mapping: a fan-out/fan-in, a single expansion and a mapped task group."""
 
-from airflow.sdk import dag, task, task_group
+from airflow_compat import dag, task, task_group
 
 
 @dag(schedule=None)

@@ -3,7 +3,8 @@
 import datetime
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import dag, task
+
+from airflow_compat import dag, task
 
 
 def export(ti):

@@ -1,4 +1,4 @@
-from airflow.sdk import DAG, dag, task
+from airflow_compat import DAG, dag, task
 
 with DAG("alpha", schedule=None) as alpha:
     @task

@@ -46,8 +46,9 @@ def _normalise(value):
 
 def _import_dags(folder: str, module_name: str) -> dict:
     """Import a DAG file by module name; return its DAGs by dag_id, auto-registered ones included."""
-    from airflow.sdk import DAG
     from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    from airflow_compat import DAG
 
     DagContext.autoregistered_dags.clear()
     DagContext.current_autoregister_module_name = module_name

@@ -1,6 +1,9 @@
 """Benchmark DAG: an ETL whose extract step unrolls a dict into one XCom per key."""
 
-from airflow.sdk import dag, task
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag, task
 
 
 @dag(dag_id="bench_orders", schedule=None, catchup=False, params={"n_orders": 40})

@@ -1,6 +1,9 @@
 """Benchmark DAG: a mapped fan-out over partitions and its fan-in."""
 
-from airflow.sdk import dag, task
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag, task
 
 
 @dag(dag_id="bench_partitions", schedule=None, catchup=False, params={"n_partitions": 4})

@@ -1,7 +1,11 @@
 """Benchmark DAG: classic PythonOperators with explicit ti.xcom_push / ti.xcom_pull."""
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import dag
+
+try:
+    from airflow.sdk import dag
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag
 
 PRICES = {"SKU-1": 1299, "SKU-2": 2499, "SKU-3": 899}
 

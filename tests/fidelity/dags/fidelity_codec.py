@@ -1,8 +1,9 @@
 """(b) A backend that stores a type Airflow's serde cannot serialize (as CSV text): the plain run succeeds."""
 
-from airflow.sdk import dag, task
 from fidelity_common import received
 from fidelity_types import Frame
+
+from airflow_compat import dag, task
 
 
 @dag(dag_id="fidelity_codec", schedule=None)

@@ -7,8 +7,9 @@ serde serializes any dataclass on the way in; on the way out it refuses classes 
 
 from dataclasses import dataclass
 
-from airflow.sdk import dag, task
 from fidelity_common import received
+
+from airflow_compat import dag, task
 
 
 @dataclass

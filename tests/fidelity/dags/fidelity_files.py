@@ -1,7 +1,8 @@
 """(e) A backend that writes each value to a local file and hands readers the file PATH."""
 
-from airflow.sdk import dag, task
 from fidelity_common import received
+
+from airflow_compat import dag, task
 
 
 @dag(dag_id="fidelity_files", schedule=None)

@@ -1,7 +1,8 @@
 """(i) A mapped task group (expand over a list inside @task_group) and a reader of all its results."""
 
-from airflow.sdk import dag, task, task_group
 from fidelity_common import received
+
+from airflow_compat import dag, task, task_group
 
 
 @dag(dag_id="fidelity_mapped_group", schedule=None)

@@ -1,7 +1,8 @@
 """(a) A pickling backend: a task returns an instance of a plain class defined in this module."""
 
-from airflow.sdk import dag, task
 from fidelity_common import received
+
+from airflow_compat import dag, task
 
 
 class Payload:

@@ -1,7 +1,8 @@
 """(d) A Redis backend that hands readers ``str(value)``: consumers get "2" when 2 was pushed."""
 
-from airflow.sdk import dag, task
 from fidelity_common import received
+
+from airflow_compat import dag, task
 
 
 @dag(dag_id="fidelity_redis", schedule=None)

@@ -1,8 +1,9 @@
 """(h) A deferrable task whose trigger event carries XComs, and a reader of that XCom."""
 
-from airflow.sdk import BaseOperator, dag, task
 from fidelity_common import received
 from fidelity_triggers import ImmediateXComTrigger
+
+from airflow_compat import BaseOperator, dag, task
 
 
 class WaitForSignal(BaseOperator):

@@ -2,8 +2,9 @@
 
 from datetime import datetime, timezone
 
-from airflow.sdk import dag, task
 from fidelity_common import received
+
+from airflow_compat import dag, task
 
 
 @dag(dag_id="fidelity_frozen_clock", schedule=None)

@@ -1,0 +1,58 @@
+"""What the interception reports to, in version-neutral terms, shared by Airflow 3's and 2's interception."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any, Protocol
+
+# "argument" inside XComArg.resolve, ("explicit", task_ids_given) inside ti.xcom_pull,
+# ("delete", True) while the backend reads a row only to purge it.
+read_context: contextvars.ContextVar[tuple[str, bool] | None] = contextvars.ContextVar(
+    "pytest_xcom_read_context", default=None
+)
+
+NOT_SEEN: Any = object()  # the pushed object was not seen (the push bypassed serialize_value)
+
+Instance = tuple[str, int, int]  # (task_id, map_index, try_number) of a task instance
+
+
+class XComEventSink(Protocol):
+    """What the interception reports to (the recorder). Its methods may raise: the interception
+    hands any exception to ``on_internal_error`` instead of letting it reach task code."""
+
+    def on_push(self, *, by: Instance, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None: ...
+
+    def on_delete(self, *, by: Instance, task_id: str, map_index: int | None, key: str, purged: bool) -> None: ...
+
+    def on_read(
+        self,
+        *,
+        by: Instance,
+        dag_id: str,
+        task_id: str,
+        map_index: int | None,
+        key: str,
+        found: bool,
+        kind: str,
+        task_ids_explicit: bool,
+        include_prior_dates: bool,
+    ) -> None: ...
+
+    def read_count(self) -> int: ...
+
+    def on_received(self, first_read: int, value: Any) -> None: ...
+
+    def on_task_end(self, *, task_id: str, map_index: int, state: str, error: BaseException | None) -> None: ...
+
+    def on_internal_error(self, where: str, error: Exception) -> None: ...
+
+    def on_trigger_event(self, *, by: Instance, trigger: str, xcoms: dict[str, Any]) -> None: ...
+
+
+def guarded(sink: XComEventSink, where: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call into the sink; an exception there is the harness's own, reported, never raised."""
+    try:
+        return call(*args, **kwargs)
+    except Exception as exc:
+        sink.on_internal_error(f"recording {where}", exc)
+        return None

@@ -1,0 +1,36 @@
+"""The DAG-authoring names of the installed Airflow, for this suite's DAGs and pytester snippets.
+
+Airflow 3 has them in ``airflow.sdk``; Airflow 2.10 / 2.11 in ``airflow.decorators`` and
+``airflow.models``. Users write whichever their Airflow has; the suite runs on both.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from packaging.version import Version
+
+AIRFLOW2 = Version(metadata.version("apache-airflow")).major < 3
+
+if AIRFLOW2:
+    from airflow.decorators import dag, task, task_group
+    from airflow.models import DAG, BaseOperator
+    from airflow.models.xcom import BaseXCom
+    from airflow.models.xcom import BaseXCom as XComModel  # the ORM model of the xcom table
+else:
+    from airflow.models.xcom import XComModel
+    from airflow.sdk import DAG, BaseOperator, dag, task, task_group
+    from airflow.sdk.bases.xcom import BaseXCom
+
+__all__ = ["AIRFLOW2", "DAG", "BaseOperator", "BaseXCom", "XComModel", "dag", "task", "task_group", "xcom_holders"]
+
+
+def xcom_holders():
+    """(task_runner, xcom_module): the modules whose ``XCom`` is the class task code uses."""
+    if AIRFLOW2:
+        from airflow.models import taskinstance, xcom
+
+        return taskinstance, xcom
+    from airflow.sdk.execution_time import task_runner, xcom
+
+    return task_runner, xcom
