@@ -51,7 +51,7 @@ def test_the_airflow_2_and_3_snapshots_of_the_token_dag_differ_in_the_read_and_e
     lines = out.splitlines()
     assert lines[:3] == [
         "pytest-xcom diff",
-        f"  old: {AIRFLOW_2} (1 snapshot entry in 1 file(s); Airflow 2.11.0)",
+        f"  old: {AIRFLOW_2} (1 snapshot entry in 1 file(s); Airflow {_written_by(AIRFLOW_2)})",
         f"  new: {AIRFLOW_3} ({_count(AIRFLOW_3)} in {_files(AIRFLOW_3)} file(s); Airflow {_airflow_3()})",
     ], "the header must name both sides and the Airflow that wrote each"
     block = _block(lines, f"{TOKEN_FILE.as_posix()} :: '1' (DAG token_handoff):")
@@ -82,9 +82,13 @@ def _files(root: Path) -> int:
     return len(list(root.rglob("*.json")))
 
 
-def _airflow_3() -> str:
-    return ", ".join(sorted({m["written_by"]["airflow"] for p in AIRFLOW_3.rglob("*.json")
+def _written_by(root: Path) -> str:
+    return ", ".join(sorted({m["written_by"]["airflow"] for p in root.rglob("*.json")
                              for m in json.loads(p.read_text()).values()}))
+
+
+def _airflow_3() -> str:
+    return _written_by(AIRFLOW_3)
 
 
 def test_two_identical_directories_exit_0(capsys, tmp_path):
@@ -206,7 +210,7 @@ def test_html_writes_the_same_diff_as_a_self_contained_page(capsys, tmp_path):
     assert code == 1, out
     assert out.splitlines()[-1] == f"HTML diff written to {page}", out.splitlines()[-1]
     html = page.read_text(encoding="utf-8")
-    assert "2.11.0" in html and _airflow_3() in html, "the page must show both sides' Airflow versions"
+    assert _written_by(AIRFLOW_2) in html and _airflow_3() in html, "the page must show both sides' Airflow versions"
     assert "found a value (in issue_token) -&gt; found nothing (looked in call_api)" in html
     assert "What the DAG sees" in html and "Storage only" in html
     assert "http://" not in html and "https://" not in html and "<script" not in html, "the page must load nothing"
