@@ -255,7 +255,7 @@ def test_without_the_s3_mock_aws_calls_fail_fast_instead_of_reaching_aws(user_te
         ("no_such_module.MyXCom", "XCom backend 'no_such_module.MyXCom': cannot import module 'no_such_module': No module named 'no_such_module'"),
         ("json.NoSuchXCom", "XCom backend 'json.NoSuchXCom': module 'json' has no attribute 'NoSuchXCom'; its classes: JSONDecodeError, JSONDecoder, JSONEncoder"),
         ("json.JSONDecoder", "XCom backend 'json.JSONDecoder' is not a subclass of airflow.sdk.bases.xcom.BaseXCom (it is <class 'json.decoder.JSONDecoder'>)"),
-        ("mongo", "XCom backend 'mongo' is neither 'db', 's3' nor a dotted path such as 'my_project.xcom_backend.MyXCom'"),
+        ("mongo", "XCom backend 'mongo' is neither 'db', 's3', 'gcs', 'azure' nor a dotted path such as 'my_project.xcom_backend.MyXCom'"),
     ],
 )
 def test_bad_backend_paths(user_tests, pytester, backend, message):
