@@ -165,3 +165,116 @@ def test_the_contract_passes_on_gcs_and_on_a_users_gcs_backend(user_tests):
     # 2 backends x 11 checks; Airflow's object storage fails its one known flaw: 1 expected failure
     result.assert_outcomes(passed=21, xfailed=1)
     result.stdout.fnmatch_lines(["*TestExampleGCSBackend::test_missing_object_is_a_clear_error PASSED*"])
+
+
+@pytest.mark.bad_input("invalid-gcs-bucket-name")
+def test_an_invalid_gcs_bucket_name_is_refused_when_the_marker_is_read(user_tests):
+    result = user_tests(
+        """
+        import pytest
+
+        @pytest.mark.xcom_backend("gcs", bucket="google-xcom")
+        def test_case(xcom):
+            raise AssertionError("never reached: the marker is refused first")
+        """,
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.xcom_backend: gcs backend option bucket='google-xcom' is not a valid GCS bucket name: "
+         "it may not start with 'goog' nor contain 'google'*"]
+    )
+
+
+@pytest.mark.bad_input("invalid-azure-container-name")
+def test_an_invalid_azure_container_name_is_refused_when_the_marker_is_read(user_tests):
+    result = user_tests(
+        """
+        import pytest
+
+        @pytest.mark.xcom_backend("azure", bucket="xcom--runs")
+        def test_case(xcom):
+            raise AssertionError("never reached: the marker is refused first")
+        """,
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.xcom_backend: azure backend option bucket='xcom--runs' is not a valid Azure Blob Storage "
+         "container name: use lowercase letters, digits and single hyphens*"]
+    )
+
+
+@pytest.mark.bad_input("object-store-extra-not-installed")
+def test_a_missing_extra_names_the_pip_command(user_tests, pytester):
+    pytester.makepyfile(sizes_dag=THRESHOLD_DAG)
+    result = user_tests(
+        """
+        import sys, pytest
+        from pytest_xcom import BackendError
+        from sizes_dag import sizes_dag
+
+        def test_case(xcom, monkeypatch):
+            monkeypatch.setitem(sys.modules, "gcsfs", None)   # as if gcsfs were not installed
+            with pytest.raises(BackendError) as info:
+                xcom.run(sizes_dag, backend="gcs")
+            print("MESSAGE", info.value)
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*MESSAGE the 'gcs' XCom backend needs Airflow's common-io and google providers, gcsfs, "
+         "google-cloud-storage and gcp-storage-emulator: pip install \"pytest-xcom[[]gcs]\" (missing: gcsfs)"]
+    )
+
+
+@pytest.mark.bad_input("azurite-not-installed")
+def test_without_azurite_the_azure_backend_says_how_to_install_it(user_tests, pytester, monkeypatch, tmp_path):
+    pytester.makepyfile(sizes_dag=THRESHOLD_DAG)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")             # no global azurite-blob
+    monkeypatch.setenv("PYTEST_XCOM_CACHE_DIR", str(tmp_path / "cache"))   # nor one in the cache
+    monkeypatch.delenv("PYTEST_XCOM_AZURITE", raising=False)
+    result = user_tests(
+        """
+        import pytest
+        from pytest_xcom import BackendError
+        from sizes_dag import sizes_dag
+
+        def test_case(xcom):
+            with pytest.raises(BackendError) as info:
+                xcom.run(sizes_dag, backend="azure")
+            print("MESSAGE", info.value)
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*MESSAGE Azure Blob Storage is emulated with Azurite, which is not installed: install Azurite "
+         "(Node.js >= 20): npm install -g azurite, or npm install --prefix */cache/azurite azurite, or set "
+         "PYTEST_XCOM_AZURITE to the path of azurite-blob"]
+    )
+
+
+@pytest.mark.bad_input("emulator-does-not-start-in-time")
+def test_an_azurite_that_never_listens_is_a_clear_error_after_its_timeout(user_tests, monkeypatch, tmp_path):
+    silent = tmp_path / "azurite-blob"
+    silent.write_text("#!/bin/sh\necho 'starting, slowly'\nexec sleep 30\n")
+    silent.chmod(0o755)
+    monkeypatch.setenv("PYTEST_XCOM_AZURITE", str(silent))
+    monkeypatch.setenv("PYTEST_XCOM_AZURITE_TIMEOUT", "1")
+    result = user_tests(
+        """
+        import pytest
+        from pytest_xcom import BackendError
+
+        def test_case(xcom_services):
+            with pytest.raises(BackendError) as info:
+                xcom_services.azure_connection_string()
+            print("MESSAGE", info.value)
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*MESSAGE Azurite did not start listening on 127.0.0.1:* within 1 s (its output: starting, slowly); "
+         "check that `*azurite-blob --version` runs on this machine, or give it longer with PYTEST_XCOM_AZURITE_TIMEOUT"]
+    )

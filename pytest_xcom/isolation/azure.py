@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 AZURE_CONN_ID = "pytest_xcom_azure"
 WASB_DEFAULT = "AIRFLOW_CONN_WASB_DEFAULT"
 AZURITE_VARIABLE = "PYTEST_XCOM_AZURITE"
+TIMEOUT_VARIABLE = "PYTEST_XCOM_AZURITE_TIMEOUT"  # seconds Azurite may take to listen (default 60)
 # Azurite's well-known development account (published in Microsoft's documentation; not a secret).
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -74,13 +75,14 @@ def emulator_env(conn_string: str) -> dict[str, str | None]:
 class Azurite:
     """Azurite's blob service in a child process on 127.0.0.1, once per session, started when first needed."""
 
-    def __init__(self, cache_dir: Path, timeout: float = 60.0) -> None:
+    def __init__(self, cache_dir: Path, timeout: float | None = None) -> None:
         self.cache_dir = cache_dir
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else float(os.environ.get(TIMEOUT_VARIABLE) or 60)
         self.connection_string: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._workspace: tempfile.TemporaryDirectory[str] | None = None
+        self._command = "azurite-blob"
 
     @property
     def started(self) -> bool:
@@ -90,7 +92,9 @@ class Azurite:
         """The ``azurite-blob`` this machine has, or None."""
         configured = os.environ.get(AZURITE_VARIABLE)
         if configured:
-            return configured if Path(configured).is_file() else None
+            if not Path(configured).is_file():
+                raise BackendError(f"{AZURITE_VARIABLE}={configured!r} is not a file: {self.install_hint()}")
+            return configured
         cached = self.cache_dir / "azurite" / "node_modules" / ".bin" / "azurite-blob"
         return shutil.which("azurite-blob") or (str(cached) if cached.is_file() else None)
 
@@ -110,9 +114,11 @@ class Azurite:
         self._workspace = tempfile.TemporaryDirectory(prefix="pytest-xcom-azurite-")
         self._log = open(Path(self._workspace.name) / "azurite.log", "w+b")  # noqa: SIM115 (closed in stop())
         command = [executable, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
-                   "--skipApiVersionCheck", "--disableTelemetry", "--silent", "--extentMemoryLimit", "512",
-                   "--location", self._workspace.name]
-        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                   "--skipApiVersionCheck", "--disableTelemetry", "--silent", "--extentMemoryLimit", "512"]
+        self._command = executable
+        self._process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self._workspace.name
+        )
         self._wait_until_listening(port)
         self.connection_string = connection_string(f"http://127.0.0.1:{port}/{ACCOUNT}")
         return self.connection_string
@@ -121,10 +127,11 @@ class Azurite:
         assert self._process is not None
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+            status = self._process.poll()
+            if status is not None:
                 output = self._output()
                 self.stop()
-                raise BackendError(f"Azurite exited with status {self._process_status} at start: {output}")
+                raise BackendError(f"Azurite exited with status {status} at start: {output}")
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     return
@@ -133,12 +140,9 @@ class Azurite:
         self.stop()
         raise BackendError(
             f"Azurite did not start listening on 127.0.0.1:{port} within {self.timeout:g} s "
-            f"(its output: {output or 'nothing'}); check that `azurite-blob --version` runs on this machine"
+            f"(its output: {output or 'nothing'}); check that `{self._command} --version` runs on this machine, "
+            f"or give it longer with {TIMEOUT_VARIABLE}"
         )
-
-    @property
-    def _process_status(self) -> int | None:
-        return None if self._process is None else self._process.returncode
 
     def _output(self) -> str:
         if self._log is None:

@@ -141,8 +141,10 @@ class MockedServices:
 
     def start_azurite_if_installed(self) -> None:
         """Azurite for a user's backend that may use Azure: started only where it is installed and runs."""
-        if self.azurite is not None and self.azurite.executable() is not None:
-            with contextlib.suppress(XComError, ImportError):  # xcom_azure and the "azure" backend say why
+        if self.azurite is None or self.real.azure_connection_string:
+            return
+        with contextlib.suppress(XComError, ImportError):  # xcom_azure and the "azure" backend say why
+            if self.azurite.executable() is not None:
                 self.azure_connection_string()
 
     def azure_client(self) -> Any:
