@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
+import sys
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,8 +182,9 @@ def activated(choice: BackendChoice, services: MockedServices) -> Iterator[type]
             yield backend
         return
     backend = import_backend(choice.name)
-    services.s3_endpoint()  # a user's backend may well talk to S3 or Azure: have the fakes ready
-    services.start_azurite_if_installed()
+    services.s3_endpoint()  # a user's backend may well talk to S3: have the mock ready
+    if _uses_azure(backend):  # Azurite is a process of its own: started only for backends that use Azure
+        services.start_azurite_if_installed()
     yield backend
 
 
@@ -199,6 +202,19 @@ def _store_connection(name: str, services: MockedServices, bucket: str) -> tuple
     services.ensure_bucket(bucket)
     services.set_env({f"AIRFLOW_CONN_{S3_CONN_ID.upper()}": services.aws_connection_uri()})
     return "s3", S3_CONN_ID
+
+
+_AZURE_MODULES = ("azure.", "adlfs", "airflow.providers.microsoft.azure")
+
+
+def _uses_azure(backend: type) -> bool:
+    """Whether the module of ``backend`` holds anything from the Azure SDK, adlfs or Airflow's Azure provider."""
+    module = sys.modules.get(backend.__module__)
+    for value in vars(module).values() if module is not None else ():
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if isinstance(name, str) and name.startswith(_AZURE_MODULES):
+            return True
+    return False
 
 
 @contextlib.contextmanager
