@@ -31,7 +31,9 @@ from pytest_xcom.version import __version__
 
 if TYPE_CHECKING:
     from pytest_xcom.harness import XComHarness
+    from pytest_xcom.isolation.azure import XComAzure
     from pytest_xcom.isolation.db import XComDB
+    from pytest_xcom.isolation.gcs import XComGCS
     from pytest_xcom.isolation.s3 import XComS3
     from pytest_xcom.snapshots.assertion import XComSnapshot
 
@@ -41,6 +43,8 @@ _LAZY = {
     "XComHarness": "pytest_xcom.harness",
     "XComSnapshot": "pytest_xcom.snapshots.assertion",
     "XComS3": "pytest_xcom.isolation.s3",
+    "XComGCS": "pytest_xcom.isolation.gcs",
+    "XComAzure": "pytest_xcom.isolation.azure",
     "XComDB": "pytest_xcom.isolation.db",
 }
 
@@ -69,9 +73,11 @@ __all__ = [
     "Pushes",
     "SizeError",
     "SnapshotError",
+    "XComAzure",
     "XComDB",
     "XComDelete",
     "XComError",
+    "XComGCS",
     "XComHarness",
     "XComLookupError",
     "XComPull",

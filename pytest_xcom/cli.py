@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--html", metavar="PATH", help="also write the HTML report to PATH")
     inspect.add_argument("--logical-date", help="ISO date of the run (default 2026-01-01T00:00:00+00:00)")
     inspect.add_argument("--conf", help="the run conf, as a JSON object")
-    inspect.add_argument("--backend", default="db", help="XCom backend: db (default), s3, or a dotted BaseXCom path")
+    inspect.add_argument(
+        "--backend", default="db", help="XCom backend: db (default), s3, gcs, azure, or a dotted BaseXCom path"
+    )
     inspect.add_argument(
         "--task",
         action="append",
@@ -127,17 +129,18 @@ def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: dict | No
     # Imported here: Airflow must not be imported before env.isolate() has configured it.
     from pytest_xcom.harness import XComHarness
     from pytest_xcom.isolation.db import MetadataDB
+    from pytest_xcom.isolation.gcs import GCSEmulator
     from pytest_xcom.isolation.s3 import MotoServer
     from pytest_xcom.isolation.services import MockedServices
 
     db = MetadataDB(iso)
-    moto = MotoServer()
+    moto, gcs = MotoServer(), GCSEmulator()
     airflow_output = io.StringIO()
     try:
         with contextlib.ExitStack() as stack:
             if not args.verbose:
                 stack.enter_context(contextlib.redirect_stdout(airflow_output))
-            services = stack.enter_context(MockedServices(moto=moto, home=iso.root).active())
+            services = stack.enter_context(MockedServices(moto=moto, home=iso.root, gcs=gcs).active())
             harness = XComHarness(dags_folder=iso.dags_folder, services=services)
             stack.callback(harness.close)
             db.reset()
@@ -158,6 +161,7 @@ def _inspect(iso: env.IsolatedAirflow, args: argparse.Namespace, conf: dict | No
     finally:
         db.close()
         moto.stop()
+        gcs.stop()
     print(run.report())
     for where, text in run.failures.items():
         print(f"\n--- {where} failed ---\n{text.rstrip()}")

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_xcom.harness import XComHarness
-from pytest_xcom.isolation.db import MetadataDB, ServerMetadataDB, XComDB, metadata_db_for
+from pytest_xcom.isolation.azure import Azurite, XComAzure
+from pytest_xcom.isolation.db import MetadataDB, ServerMetadataDB, XComDB, cache_dir, metadata_db_for
+from pytest_xcom.isolation.gcs import GCSEmulator, XComGCS
 from pytest_xcom.isolation.s3 import MotoServer, XComS3
 from pytest_xcom.isolation.services import MockedServices
 from pytest_xcom.options import backend_for, isolation, policy_for, real_services
@@ -37,11 +39,33 @@ def xcom_moto_server() -> Iterator[MotoServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def xcom_gcs_emulator() -> Iterator[GCSEmulator]:
+    """The GCS emulator on a loopback port, started on first use; buckets and objects are wiped per test."""
+    server = GCSEmulator()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def xcom_azurite() -> Iterator[Azurite]:
+    """Azurite (when installed) on a loopback port, started on first use; containers are deleted per test."""
+    server = Azurite(cache_dir())
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def xcom_services(xcom_moto_server: MotoServer, pytestconfig: pytest.Config) -> Iterator[MockedServices]:
-    """AWS SDKs routed to the S3 mock (fake credentials forced) and Redis clients to fakeredis."""
+def xcom_services(
+    xcom_moto_server: MotoServer, xcom_gcs_emulator: GCSEmulator, xcom_azurite: Azurite, pytestconfig: pytest.Config
+) -> Iterator[MockedServices]:
+    """AWS SDKs routed to the S3 mock, GCS and Azure clients to emulators, Redis clients to fakeredis."""
     services = MockedServices(
-        moto=xcom_moto_server, home=isolation(pytestconfig).root, real=real_services(pytestconfig)
+        moto=xcom_moto_server,
+        home=isolation(pytestconfig).root,
+        real=real_services(pytestconfig),
+        gcs=xcom_gcs_emulator,
+        azurite=xcom_azurite,
     )
     with services.active():
         yield services
@@ -72,6 +96,18 @@ def xcom(xcom_db: XComDB, xcom_services: MockedServices, request: pytest.Fixture
 def xcom_s3(xcom_services: MockedServices, request: pytest.FixtureRequest) -> XComS3:
     """The mocked S3 bucket (the s3 backend's bucket when the test uses one): client, keys, read."""
     return XComS3(xcom_services, backend_for(request.node).bucket)
+
+
+@pytest.fixture
+def xcom_gcs(xcom_services: MockedServices, request: pytest.FixtureRequest) -> XComGCS:
+    """The emulated GCS bucket (the gcs backend's bucket when the test uses one): client, keys, read."""
+    return XComGCS(xcom_services, backend_for(request.node).bucket)
+
+
+@pytest.fixture
+def xcom_azure(xcom_services: MockedServices, request: pytest.FixtureRequest) -> XComAzure:
+    """The emulated Azure Blob Storage container (the azure backend's when the test uses one): client, keys, read."""
+    return XComAzure(xcom_services, backend_for(request.node).bucket)
 
 
 @pytest.fixture

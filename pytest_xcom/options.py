@@ -35,6 +35,8 @@ def real_services(config: pytest.Config) -> RealServices:
     return RealServices(
         redis_url=option(config, "xcom_redis_url") or None,
         s3_endpoint=option(config, "xcom_s3_endpoint") or None,
+        gcs_endpoint=option(config, "xcom_gcs_endpoint") or None,
+        azure_connection_string=option(config, "xcom_azure_connection_string") or None,
     )
 
 

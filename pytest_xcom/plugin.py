@@ -14,7 +14,11 @@ from pytest_xcom.errors import BackendError, DatabaseServerError, IsolationError
 from pytest_xcom.fixtures import (  # noqa: F401  (the plugin's fixtures)
     HARNESS,
     xcom,
+    xcom_azure,
+    xcom_azurite,
     xcom_db,
+    xcom_gcs,
+    xcom_gcs_emulator,
     xcom_metadata_db,
     xcom_moto_server,
     xcom_redis,
@@ -83,6 +87,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
     )
     add(
+        "--xcom-gcs-endpoint",
+        "xcom_gcs_endpoint",
+        "parity run: Google Cloud Storage clients reach this GCS-compatible endpoint "
+        "(STORAGE_EMULATOR_HOST, anonymous) instead of the embedded emulator",
+        metavar="URL",
+    )
+    add(
+        "--xcom-azure-connection-string",
+        "xcom_azure_connection_string",
+        "parity run: Azure Blob Storage clients and wasb_default use this connection string (a real account "
+        "or a separately started Azurite) instead of the Azurite the harness starts",
+        metavar="STRING",
+    )
+    add(
         "--xcom-snapshot-update",
         "xcom_snapshot_update",
         "write missing and rewrite changed XCom snapshots instead of failing, and delete unused ones",
@@ -147,8 +165,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _unconfigured = None
     config.addinivalue_line(
         "markers",
-        "xcom_backend(name, **options): the XCom backend of this test, class or module: 'db', 's3' "
-        "(options threshold, compression, bucket, prefix) or a dotted BaseXCom subclass path",
+        "xcom_backend(name, **options): the XCom backend of this test, class or module: 'db', 's3', "
+        "'gcs', 'azure' (options threshold, compression, bucket, prefix) or a dotted BaseXCom subclass path",
     )
     config.addinivalue_line(
         "markers",

@@ -263,7 +263,7 @@ BASE_XCOM = "airflow.models.xcom.BaseXCom" if AIRFLOW2 else "airflow.sdk.bases.x
         ("no_such_module.MyXCom", "XCom backend 'no_such_module.MyXCom': cannot import module 'no_such_module': No module named 'no_such_module'"),
         ("json.NoSuchXCom", "XCom backend 'json.NoSuchXCom': module 'json' has no attribute 'NoSuchXCom'; its classes: JSONDecodeError, JSONDecoder, JSONEncoder"),
         ("json.JSONDecoder", f"XCom backend 'json.JSONDecoder' is not a subclass of {BASE_XCOM} (it is <class 'json.decoder.JSONDecoder'>)"),
-        ("mongo", "XCom backend 'mongo' is neither 'db', 's3' nor a dotted path such as 'my_project.xcom_backend.MyXCom'"),
+        ("mongo", "XCom backend 'mongo' is neither 'db', 's3', 'gcs', 'azure' nor a dotted path such as 'my_project.xcom_backend.MyXCom'"),
     ],
 )
 def test_bad_backend_paths(user_tests, pytester, backend, message):

@@ -10,13 +10,31 @@ from pytest_xcom._airflow.versions import before
 OBJECT_STORAGE_SECTION = "AIRFLOW__COMMON_IO__"
 
 
-def object_storage_backend() -> type:
+# What each emulated store needs beyond the common-io provider: the provider filesystem module that
+# serves its path scheme, the fsspec filesystem, and the emulator or client the harness drives.
+STORE_MODULES = {
+    "s3": ("airflow.providers.amazon.aws.fs.s3", "s3fs"),
+    "gcs": ("airflow.providers.google.cloud.fs.gcs", "gcsfs", "google.cloud.storage", "gcp_storage_emulator.server"),
+    "azure": ("airflow.providers.microsoft.azure.fs.adls", "adlfs", "azure.storage.blob"),
+}
+STORE_NEEDS = {
+    "s3": "Airflow's common-io and amazon providers and s3fs",
+    "gcs": "Airflow's common-io and google providers, gcsfs, google-cloud-storage and gcp-storage-emulator",
+    "azure": "Airflow's common-io and microsoft-azure providers, adlfs and azure-storage-blob",
+}
+
+
+def object_storage_backend(store: str = "s3") -> type:
+    """Airflow's object-storage XCom backend, once what the ``store`` ("s3", "gcs", "azure") needs imports."""
     try:
         from airflow.providers.common.io.xcom.backend import XComObjectStorageBackend
+
+        for module_name in STORE_MODULES[store]:
+            importlib.import_module(module_name)
     except ImportError as exc:
         raise ImportError(
-            "the 's3' XCom backend needs Airflow's common-io and amazon providers and s3fs: "
-            'pip install "pytest-xcom[s3]"'
+            f"the {store!r} XCom backend needs {STORE_NEEDS[store]}: "
+            f'pip install "pytest-xcom[{store}]" (missing: {exc.name or exc})'
         ) from exc
     _import_provider_filesystems()
     return XComObjectStorageBackend
@@ -68,6 +86,14 @@ def clear_object_storage_caches() -> None:
         import s3fs
 
         s3fs.S3FileSystem.clear_instance_cache()
+    with contextlib.suppress(ImportError):  # a filesystem made for another test's emulator port
+        import gcsfs
+
+        gcsfs.GCSFileSystem.clear_instance_cache()
+    with contextlib.suppress(ImportError):
+        import adlfs
+
+        adlfs.AzureBlobFileSystem.clear_instance_cache()
 
 
 def compression_supported(compression: str) -> bool:

@@ -11,6 +11,7 @@ import pytest
 
 from pytest_xcom.contract import dags
 from pytest_xcom.harness import XComHarness
+from pytest_xcom.isolation.backends import OBJECT_STORES
 from pytest_xcom.record import RETURN_KEY, XComPush, XComRun
 from pytest_xcom.sizes import parse_size
 
@@ -61,7 +62,7 @@ class ContractHelpers:
     def _threshold(self) -> int | None:
         if self.threshold is not None:
             return self.threshold
-        if self.backend == "s3":
+        if self.backend in OBJECT_STORES:
             return parse_size(self.backend_options.get("threshold", 0)) or None
         return None
 

@@ -183,6 +183,9 @@ def _environment(iso: IsolatedAirflow) -> dict[str, str]:
         # Serialize every DAG object handed to a run, even one rebuilt seconds after another with
         # the same dag_id: the default (30 s) keeps the first one's serialized version.
         "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
+        # gcsfs (2026.x) otherwise asks the Storage Control gRPC API for each bucket's layout, which
+        # no emulator serves: every call then hangs for a minute of retries. Read when gcsfs is imported.
+        "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
     }
 
 

@@ -6,12 +6,11 @@ unchanged.
 
 from __future__ import annotations
 
-import contextlib
-import select
 import socket
-import threading
 import urllib.request
 from typing import TYPE_CHECKING, Any
+
+from pytest_xcom.isolation.loopback import LazyLoopbackServer
 
 if TYPE_CHECKING:
     from pytest_xcom.isolation.services import MockedServices
@@ -43,80 +42,12 @@ HIDDEN_AWS = (
 S3_CONN_ID = "pytest_xcom_s3"
 
 
-class MotoServer:
-    """moto's server in a thread on 127.0.0.1, once per process, started when first needed.
+class MotoServer(LazyLoopbackServer):
+    """moto's server in a thread on 127.0.0.1, once per process, started when first needed (see LazyLoopbackServer)."""
 
-    Its port is taken up front (``endpoint()``: a listening socket, no moto yet), so the endpoint
-    can be written into connections (``aws_default``) for free; moto itself starts on the first
-    connection to that port, or on ``ensure_started()``. A client that connects first waits in the
-    socket's backlog for the fraction of a second moto takes to import and start.
-    """
+    what = "moto's S3 mock"
 
-    def __init__(self) -> None:
-        self.endpoint_url: str | None = None
-        self._lock = threading.RLock()
-        self._listener: socket.socket | None = None
-        self._wake: tuple[socket.socket, socket.socket] | None = None
-        self._watcher: threading.Thread | None = None
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
-        self._used = False  # a request reached the mock since the last reset
-
-    @property
-    def started(self) -> bool:
-        """Whether moto runs (it does once something connected to it, or ``ensure_started()`` ran)."""
-        return self._server is not None
-
-    def endpoint(self) -> str:
-        """The mock's endpoint: its port is reserved now, moto starts on the first connection to it."""
-        with self._lock:
-            if self.endpoint_url is None:
-                listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                listener.bind(("127.0.0.1", 0))
-                listener.listen(128)
-                wake = socket.socketpair()
-                self._listener, self._wake = listener, wake
-                self._watcher = threading.Thread(
-                    target=self._start_on_first_connection,
-                    args=(listener, wake[0]),
-                    name="pytest-xcom moto (not started)",
-                    daemon=True,
-                )
-                self._watcher.start()
-                self.endpoint_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-            return self.endpoint_url
-
-    def _start_on_first_connection(self, listener: socket.socket, wake: socket.socket) -> None:
-        readable, _, _ = select.select([listener, wake], [], [])
-        with self._lock:
-            if listener in readable and self._listener is listener and self._server is None and not self._failure:
-                with contextlib.suppress(Exception):  # kept in _failure: ensure_started() raises it
-                    self._start()
-
-    def ensure_started(self) -> str:
-        """Start moto on the reserved port (once), and return its endpoint."""
-        endpoint = self.endpoint()
-        with self._lock:
-            if self._failure is not None:
-                raise RuntimeError(f"moto's S3 mock could not start: {self._failure!r}") from self._failure
-            if self._server is None:
-                self._start()
-        return endpoint
-
-    def _start(self) -> None:
-        assert self._listener is not None and self._wake is not None
-        try:
-            self._server = self._make_server(self._listener.fileno())
-        except Exception as exc:
-            self._failure = exc
-            self._listener.close()  # a client waiting in the backlog gets its connection refused
-            raise
-        self._thread = threading.Thread(target=self._server.serve_forever, name="pytest-xcom moto", daemon=True)
-        self._thread.start()
-        self._wake[1].send(b"!")  # the watcher's work is done
-
-    def _make_server(self, fd: int) -> Any:
+    def _make_server(self, listener: socket.socket) -> Any:
         """moto's ThreadedMotoServer, on the socket endpoint() reserved, noting that it was used."""
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
@@ -124,37 +55,17 @@ class MotoServer:
         app = DomainDispatcherApplication(create_backend_app)
 
         def noting_use(environ: Any, start_response: Any) -> Any:
-            self._used = True
+            self._note_use()
             return app(environ, start_response)
 
-        return make_server("127.0.0.1", 0, noting_use, True, request_handler=MotoRequestHandler, fd=fd)
+        return make_server("127.0.0.1", 0, noting_use, True, request_handler=MotoRequestHandler, fd=listener.fileno())
 
-    def reset(self) -> None:
-        """Forget every bucket and object (moto's reset API), if anything reached the mock since the last reset."""
-        if self._server is not None and self._used:
-            request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-            no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP(S)_PROXY
-            with no_proxy.open(request, timeout=30):
-                pass
-            self._used = False
-
-    def stop(self) -> None:
-        with self._lock:
-            listener, wake, watcher = self._listener, self._wake, self._watcher
-            server, thread = self._server, self._thread
-            self._listener = self._wake = self._watcher = self._server = self._thread = None
-            self.endpoint_url, self._failure, self._used = None, None, False
-        if wake is not None and watcher is not None:
-            wake[1].send(b"!")
-            watcher.join()
-            for end in wake:
-                end.close()
-        if server is not None and thread is not None:
-            server.shutdown()
-            server.server_close()
-            thread.join()
-        if listener is not None:
-            listener.close()
+    def _wipe(self) -> None:
+        """moto's reset API."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP(S)_PROXY
+        with no_proxy.open(request, timeout=30):
+            pass
 
 
 class XComS3:

@@ -1,0 +1,56 @@
+"""A "GCS custom XCom backend": every value goes to Google Cloud Storage, the DB row keeps its URI.
+
+Written exactly as for production: a plain ``google.cloud.storage.Client()`` with the default
+credentials and no endpoint override. Under pytest-xcom it reaches the GCS emulator
+(``STORAGE_EMULATOR_HOST``), anonymously.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from airflow.sdk.bases.xcom import BaseXCom
+from google.cloud import storage
+
+URI_PREFIX = "gs://"
+
+
+def _bucket() -> str:
+    return os.environ.get("XCOM_GCS_BUCKET", "company-xcom")
+
+
+def _blob(reference: str) -> Any:
+    bucket, _, name = reference[len(URI_PREFIX) :].partition("/")
+    return storage.Client().bucket(bucket).blob(name)
+
+
+class GCSXComBackend(BaseXCom):
+    @staticmethod
+    def serialize_value(value: Any, *, key=None, task_id=None, dag_id=None, run_id=None, map_index=None) -> Any:
+        reference = f"{URI_PREFIX}{_bucket()}/xcom/{dag_id}/{run_id}/{task_id}/{map_index}/{key}.json"
+        payload = json.dumps(BaseXCom.serialize_value(value))
+        _blob(reference).upload_from_string(payload, content_type="application/json")
+        return BaseXCom.serialize_value(reference)
+
+    @staticmethod
+    def deserialize_value(result: Any) -> Any:
+        reference = BaseXCom.deserialize_value(result)
+        if not (isinstance(reference, str) and reference.startswith(URI_PREFIX)):
+            return reference
+        body = _blob(reference).download_as_bytes()
+        return BaseXCom.deserialize_value(_Stored(json.loads(body)))
+
+    @staticmethod
+    def purge(xcom: Any, *args: Any) -> None:
+        reference = xcom.value
+        if isinstance(reference, str) and reference.startswith(URI_PREFIX):
+            _blob(reference).delete()
+
+
+class _Stored:
+    """The shape BaseXCom.deserialize_value reads: an object with a ``value``."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
