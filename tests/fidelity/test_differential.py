@@ -129,6 +129,7 @@ def _frozen_clock_seen(harness: dict, moment: str) -> list[str]:
     )
 
 
+@pytest.mark.skipif(AIRFLOW2, reason="not on Airflow 2: tests/dag_files/broken_backends.py imports Airflow 3's BaseXCom")
 def test_every_project_dag_is_covered():
     """Every DAG of example_dags/*.py and tests/dag_files/*.py has a case (or a stated exclusion)."""
     try:
