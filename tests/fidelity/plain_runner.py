@@ -38,6 +38,8 @@ import traceback
 from datetime import datetime, timezone
 
 LOGICAL_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+# The fidelity DAG files import their authoring names from tests/airflow_compat.py.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _normalise(value):
@@ -46,9 +48,8 @@ def _normalise(value):
 
 def _import_dags(folder: str, module_name: str) -> dict:
     """Import a DAG file by module name; return its DAGs by dag_id, auto-registered ones included."""
+    from airflow.sdk import DAG
     from airflow.sdk.definitions._internal.contextmanager import DagContext
-
-    from airflow_compat import DAG
 
     DagContext.autoregistered_dags.clear()
     DagContext.current_autoregister_module_name = module_name

@@ -24,6 +24,8 @@ import differential
 import pytest
 from differential import CASES, Case
 
+from airflow_compat import AIRFLOW2
+
 # raises=: only a disagreement (pytest.fail below) counts as the expected failure; a broken plain
 # run, a harness that cannot start the DAG or a bug in this suite still fails the test.
 PARAMS = [
@@ -44,6 +46,7 @@ def _load(case: Case, xcom):
     return xcom.load_dag(case.file, dag_id=case.dag_id)
 
 
+@pytest.mark.skipif(AIRFLOW2, reason="not on Airflow 2: plain_runner.py drives Airflow 3's dag.test() (airflow.sdk)")
 @pytest.mark.parametrize("case", PARAMS)
 def test_harness_agrees_with_plain_dag_test(case: Case, xcom, xcom_db, plain_runs, request, monkeypatch, tmp_path):
     plain, plain_store, plain_work = plain_runs.result(case)
@@ -126,6 +129,7 @@ def _frozen_clock_seen(harness: dict, moment: str) -> list[str]:
     )
 
 
+@pytest.mark.skipif(AIRFLOW2, reason="not on Airflow 2: tests/dag_files/broken_backends.py imports Airflow 3's BaseXCom")
 def test_every_project_dag_is_covered():
     """Every DAG of example_dags/*.py and tests/dag_files/*.py has a case (or a stated exclusion)."""
     try:
