@@ -230,7 +230,8 @@ def test_a_missing_extra_names_the_pip_command(user_tests, pytester):
 @pytest.mark.bad_input("azurite-not-installed")
 def test_without_azurite_the_azure_backend_says_how_to_install_it(user_tests, pytester, monkeypatch, tmp_path):
     pytester.makepyfile(sizes_dag=THRESHOLD_DAG)
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")             # no global azurite-blob
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))       # no global azurite-blob (CI installs one in /usr/bin)
     monkeypatch.setenv("PYTEST_XCOM_CACHE_DIR", str(tmp_path / "cache"))   # nor one in the cache
     monkeypatch.delenv("PYTEST_XCOM_AZURITE", raising=False)
     result = user_tests(
