@@ -428,3 +428,24 @@ def test_an_invalid_bucket_name_is_refused_when_the_marker_is_read(user_tests):
         ["*@pytest.mark.xcom_backend: s3 backend option bucket='My_Bucket' is not a valid S3 bucket name: "
          "use lowercase letters, digits, dots and hyphens*"]
     )
+
+
+@pytest.mark.skipif(not AIRFLOW2, reason="the gcs and azure backends run on Airflow 3; this checks the error on 2")
+@pytest.mark.parametrize("store", ["gcs", "azure"])
+def test_gcs_and_azure_on_airflow_2_say_they_need_airflow_3(user_tests, pytester, store):
+    pytester.makepyfile(sizes_dag=THRESHOLD_DAG)
+    result = user_tests(
+        f"""
+        import pytest
+        from pytest_xcom import BackendError
+        from sizes_dag import sizes_dag
+
+        def test_case(xcom):
+            with pytest.raises(BackendError) as info:
+                xcom.run(sizes_dag, backend={store!r})
+            print("MESSAGE", info.value)
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*MESSAGE the '{store}' XCom backend needs Airflow 3 (this is Airflow 2.*); on Airflow 2 use 's3'*"])

@@ -13,7 +13,7 @@ import json
 import pytest
 
 FLOW = """
-from airflow.sdk import dag, task
+from airflow_compat import dag, task
 
 @dag(schedule=None)
 def flow():
