@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         "(default docs/benchmark.md; --quick writes only when given)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; write neither docs file")
+    parser.add_argument("--scale-specs", help="scaling DAGs, comma-separated (default: mapped:10 ... chain:200)")
     parser.add_argument(
         "--sections",
         default=",".join(SECTIONS),
@@ -87,6 +88,8 @@ def plan_for(args: argparse.Namespace, scratch: Path) -> sections.Plan:
         return dataclasses.replace(
             plan, chain_length=20, scale_specs=quick_sizes, scale_plain=False, session_warmups=0
         )
+    if args.scale_specs:
+        plan = dataclasses.replace(plan, scale_specs=tuple(args.scale_specs.split(",")))
     return plan
 
 
