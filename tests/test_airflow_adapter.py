@@ -106,7 +106,19 @@ def test_a_run_records_the_same_with_and_without_the_asgi_bridge(user_tests):
             def broken():
                 raise ValueError("boom")
 
-            total(double.expand(x=extract()))
+            @task
+            def inside_a_loop(ti=None):
+                # async task code (a trigger, asyncio.run in a task) calling the sync API client
+                import asyncio
+
+                async def pull():
+                    return ti.xcom_pull(task_ids="extract", key="count")
+
+                return asyncio.run(pull())
+
+            rows = extract()
+            total(double.expand(x=rows))
+            rows >> inside_a_loop()
             broken()
 
         def record(run):
@@ -121,6 +133,7 @@ def test_a_run_records_the_same_with_and_without_the_asgi_bridge(user_tests):
             with no_bridge():
                 plain = xcom.run(traffic(), logical_date="2026-01-02")
             assert bridged.value("total") == 12 and bridged.value("total", "seen") == 3, bridged.report()
+            assert bridged.value("inside_a_loop") == 3, bridged.report()
             assert "boom" in bridged.failures["broken"], bridged.failures
             assert record(bridged) == record(plain), f"bridged: {record(bridged)}\\nWSGI:    {record(plain)}"
             print("SAME RECORD", bridged.state, sorted(bridged.task_states))
@@ -128,4 +141,4 @@ def test_a_run_records_the_same_with_and_without_the_asgi_bridge(user_tests):
         "-s",
     )
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*SAME RECORD failed ?'broken', 'double', 'extract', 'total'?"])
+    result.stdout.fnmatch_lines(["*SAME RECORD failed ?'broken', 'double', 'extract', 'inside_a_loop', 'total'?"])
