@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
 WORKER = BENCH_DIR / "worker.py"
 
 
@@ -95,10 +96,24 @@ def airflow_db_migrate(scratch: Path) -> Finished:
     return finished
 
 
-def pytest_session(python: Path, suite: Path, *, expected_passed: int, env: dict[str, str]) -> Finished:
-    """Wall time of a whole ``python -m pytest`` process on ``suite``; every test must pass."""
-    finished = timed([python, "-m", "pytest", "-q"], env=env, cwd=suite, what=f"pytest session in {suite}")
-    summary = f"{expected_passed} passed"
-    if summary not in finished.output:
-        raise BenchProcessError(f"pytest in {suite} did not report '{summary}':\n{finished.output[-2000:]}")
+def pytest_session(
+    python: Path,
+    suite: Path,
+    *,
+    expected_passed: int | None,
+    env: dict[str, str],
+    args: Sequence[str] = (),
+    cwd: Path | None = None,
+) -> Finished:
+    """Wall time of a whole ``python -m pytest`` process on ``suite``; every test must pass.
+
+    ``expected_passed``: how many must pass (None: any number, but no failure or error).
+    ``cwd`` (default ``suite``): run there, with ``suite`` as the path argument.
+    """
+    cmd = [python, "-m", "pytest", "-q", *args, *([suite] if cwd is not None else [])]
+    finished = timed(cmd, env=env, cwd=cwd or suite, what=f"pytest session in {suite}")
+    last = finished.output.strip().splitlines()[-1] if finished.output.strip() else ""
+    summary = f"{expected_passed} passed" if expected_passed is not None else " passed"
+    if summary not in last or " failed" in last or " error" in last:
+        raise BenchProcessError(f"pytest in {suite} did not report '{summary.strip()}':\n{finished.output[-2000:]}")
     return finished

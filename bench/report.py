@@ -15,7 +15,14 @@ if TYPE_CHECKING:
 KEEP_MARKER = "<!-- bench/run.py regenerates everything above this line; text below it is kept. -->"
 
 
-SECTION_ORDER = ("Recording overhead", "Fresh migrated DB", "Cost per task instance", "pytest session")
+SECTION_ORDER = (
+    "Recording overhead",
+    "Fresh migrated DB",
+    "Cost per task instance",
+    "Cold start",
+    "pytest session",
+    "Example suite, xdist",
+)
 
 
 def _ordered(rows: list[Row]) -> list[Row]:

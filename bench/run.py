@@ -1,8 +1,9 @@
 """pytest-xcom's benchmark: every performance target of the design, measured side by side in one run.
 
-    python bench/run.py              # full: 5 repeats (3 for scaling), 1,000 expansions, vs in-a-box
-    python bench/run.py --quick      # smoke test (< 2 minutes): 1 repeat, small sizes
+    python bench/run.py              # full: 5 repeats (3 for scaling), up to 10,000 expansions, vs in-a-box
+    python bench/run.py --quick      # smoke test (< 3 minutes): 1 repeat, small sizes
     python bench/run.py --repeat 9
+    python bench/run.py --sections cold_start,xdist   # a subset (prints only, unless --output)
 
 Prints the results as markdown and writes docs/benchmark.md and docs/benchmark.png (the chart
 needs matplotlib; without it the chart is skipped). Run it with the interpreter of the
@@ -29,10 +30,12 @@ from pathlib import Path
 from pytest_xcom.isolation.env import memory_dir  # importing pytest_xcom never imports Airflow
 
 import inabox_venv
+import procs
 import report
 import sections
 
 REPO = Path(__file__).resolve().parent.parent
+SECTIONS = ("fresh_db", "in_process", "cold_start", "sessions", "xdist", "scaling")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         "(default docs/benchmark.md; --quick writes only when given)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; write neither docs file")
+    parser.add_argument("--scale-specs", help="scaling DAGs, comma-separated (default: mapped:10 ... chain:200)")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help="comma-separated subset of %(default)s (default: all); a subset prints only, unless --output is given",
+    )
     return parser
 
 
@@ -79,6 +88,8 @@ def plan_for(args: argparse.Namespace, scratch: Path) -> sections.Plan:
         return dataclasses.replace(
             plan, chain_length=20, scale_specs=quick_sizes, scale_plain=False, session_warmups=0
         )
+    if args.scale_specs:
+        plan = dataclasses.replace(plan, scale_specs=tuple(args.scale_specs.split(",")))
     return plan
 
 
@@ -127,6 +138,15 @@ number is taken:
   warmed-up heap is frozen (`gc.freeze()`) so that a GC pass before each run is cheap. Both
   register the DAG the same way (`_airflow.dag_registered_for_test`), so the difference is the
   recording. The ratio is taken per pair.
+- **ASGI bridge**: the same worker also runs the harness with `PYTEST_XCOM_NO_BRIDGE=1` (Airflow's
+  own WSGI transport to the in-process execution API) in the rotation; plain `dag.test()` always
+  uses Airflow's transport, so every "vs plain" row compares with Airflow as shipped.
+- **Cold start**: whole processes from interpreter start, warm template cache: `pytest -k
+  test_prices_are_pushed` in `bench/suites/xcom` (the edit-run loop) and (full mode) `pytest-xcom
+  inspect bench/suites/dags/prices.py`, with and without the bridge (an environment switch),
+  alternating, ratio per round.
+- **Example suite, xdist** (full mode): `pytest example_dags -n 2` against the same suite serially,
+  alternating whole processes; the target (-n 2 at least 1.6x faster) is a ratio of at most 0.625.
 - **Fresh migrated DB**: the harness's warm-cache reset (closing the previous run's connections
   and copying the cached template) against Airflow's `initdb()` in the same process and against
   `airflow db migrate` as a subprocess (own `AIRFLOW_HOME`, SQLite file on the same memory
@@ -143,7 +163,8 @@ number is taken:
   DAG; harness runs alternate with plain `dag.test()` runs of the same DAG (full mode). Peak RSS
   is the process's high-water mark (`ru_maxrss`), growth is the first measured (harness) run's
   peak over the warmed-up baseline; the marginal columns compare with the next smaller DAG of
-  the same kind. Every mapped run asserts that the record holds all expansions.
+  the same kind. Every mapped run asserts that the record holds all expansions. Full mode adds
+  10,000 expansions (one harness run; plain `dag.test()` only up to 1,000 elements).
 """
 
 
@@ -162,24 +183,42 @@ def main(argv: list[str] | None = None) -> int:
     def progress(step: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f} s] {step} ...", file=sys.stderr, flush=True)
 
+    chosen = [name.strip() for name in args.sections.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        raise SystemExit(f"--sections: unknown {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     try:
-        progress("fresh metadata DB: airflow db migrate vs cold template cache")
-        migrate = sections.fresh_db(plan, results)
-        progress("recording overhead, cost per task instance, warm template cache")
-        sections.in_process(plan, results, migrate)
-        progress("pytest sessions")
-        problem = inabox_venv.ensure(args.inabox_venv)
-        if problem:
-            results.notes.append(f"pytest-airflow-in-a-box comparison skipped: {problem}")
-        sections.sessions(plan, results)
-        progress("scaling")
-        sections.scaling(plan, results)
+        migrate = None
+        if "fresh_db" in chosen or "in_process" in chosen:
+            progress("fresh metadata DB: airflow db migrate vs cold template cache")
+            migrate = sections.fresh_db(plan, results)
+        else:
+            procs.worker("template", cache_dir=plan.cache_dir, scratch=plan.scratch)  # warm the cache
+        if "in_process" in chosen and migrate is not None:
+            progress("recording overhead, cost per task instance, ASGI bridge, warm template cache")
+            sections.in_process(plan, results, migrate)
+        if "cold_start" in chosen:
+            progress("cold start: one-test session and pytest-xcom inspect, with and without the ASGI bridge")
+            sections.cold_start(plan, results)
+        if "sessions" in chosen:
+            progress("pytest sessions")
+            problem = inabox_venv.ensure(args.inabox_venv)
+            if problem:
+                results.notes.append(f"pytest-airflow-in-a-box comparison skipped: {problem}")
+            sections.sessions(plan, results)
+        if "xdist" in chosen and not plan.quick:
+            progress("example suite: -n 2 vs serial")
+            sections.xdist(plan, results)
+        if "scaling" in chosen:
+            progress("scaling")
+            sections.scaling(plan, results)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     wall = time.perf_counter() - started
     tables = report.markdown(results, header(plan, wall, (load_before, os.getloadavg()[0])))
     print(tables)
-    output = args.output or (None if args.quick else REPO / "docs" / "benchmark.md")
+    subset = set(chosen) != set(SECTIONS)
+    output = args.output or (None if args.quick or subset else REPO / "docs" / "benchmark.md")
     if output is not None and not args.no_write:
         output.parent.mkdir(parents=True, exist_ok=True)
         png = output.with_suffix(".png")

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import gc
 import json
+import os
 import resource
 import sys
 import time
@@ -103,12 +104,23 @@ class Bench:
             raise RuntimeError(f"harness run of {dag.dag_id} ended {run.state}: {run.failures}")
         return run
 
+    def harness_without_bridge(self, dag: Any) -> Any:
+        """The harness's run with Airflow's own WSGI transport to the execution API."""
+        from pytest_xcom._airflow.asgi_bridge import no_bridge
+
+        with no_bridge():
+            return self.harness(dag)
+
     def plain(self, dag: Any) -> None:
-        """Plain dag.test(), with the DAG registered the same way the harness registers it."""
+        """Plain dag.test(), with the DAG registered the same way the harness registers it.
+
+        Airflow's own transport to the execution API (no ASGI bridge): the baseline is Airflow's.
+        """
         from pytest_xcom import _airflow
+        from pytest_xcom._airflow.asgi_bridge import no_bridge
         from pytest_xcom.recording import runner
 
-        with _airflow.dag_registered_for_test(dag, str(self.iso.dags_folder)):
+        with _airflow.dag_registered_for_test(dag, str(self.iso.dags_folder)), no_bridge():
             dag_run = _airflow.run_dag_test(dag, logical_date=runner.DEFAULT_LOGICAL_DATE, conf=None)
         if _airflow.dag_run_state(dag_run) != "success":
             raise RuntimeError(f"plain run of {dag.dag_id} ended {_airflow.dag_run_state(dag_run)}")
@@ -120,7 +132,8 @@ class Bench:
 
 
 def compare(bench: Bench, specs: list[str], repeat: int, initdbs: int) -> Result:
-    """Harness vs plain dag.test() on each DAG, alternating which goes first; pair 0 is warm-up."""
+    """Harness vs plain dag.test() (and the harness without the ASGI bridge) on each DAG, rotating
+    which goes first; round 0 is warm-up."""
     import dags
 
     if bench.db.template_built:
@@ -128,10 +141,11 @@ def compare(bench: Bench, specs: list[str], repeat: int, initdbs: int) -> Result
     result: Result = {"prepare_seconds": bench.prepare_seconds, "dags": {}}
     for spec in specs:
         dag = dags.build(spec)
-        variants = {"harness": bench.harness, "plain": bench.plain}
-        times: dict[str, list[float]] = {"harness": [], "plain": [], "harness_cpu": [], "plain_cpu": []}
+        variants = {"harness": bench.harness, "plain": bench.plain, "no_bridge": bench.harness_without_bridge}
+        times: dict[str, list[float]] = {name: [] for variant in variants for name in (variant, f"{variant}_cpu")}
+        names = list(variants)
         for pair in range(repeat + 1):
-            order = ("harness", "plain") if pair % 2 == 0 else ("plain", "harness")
+            order = names[pair % 3 :] + names[: pair % 3]  # rotate who goes first
             for name in order:
                 timed = bench.timed(variants[name], dag)
                 if pair > 0:
@@ -216,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--initdbs", type=int, default=3, help="compare: timed in-process initdb runs")
     parser.add_argument("--plain", action="store_true", help="scale: alternate with plain dag.test() runs")
     args = parser.parse_args(argv)
+    if args.mode == "scale":
+        # Airflow refuses to map over more than [core] max_map_length (1,024) elements.
+        biggest = max(int(spec.partition(":")[2] or 0) for spec in args.dag)
+        os.environ["AIRFLOW__CORE__MAX_MAP_LENGTH"] = str(max(1024, biggest))
     bench = Bench()
     try:
         if args.mode == "compare":

@@ -75,3 +75,83 @@ def test_a_bare_none_push_is_recorded_as_this_airflow_handles_it(user_tests):
         result.stdout.fnmatch_lines(["*STATE success", "*PUSHED nothing=None"])
     else:
         result.stdout.fnmatch_lines(["*STATE failed", "*PUSHED nothing"])
+
+
+def test_the_asgi_bridge_serves_airflow_3_3_on_and_stays_off_before_it_or_when_switched_off(monkeypatch):
+    expected = {"3.0.6": False, "3.1.8": False, "3.2.2": False, "3.3.0": True, "3.3.2": True}
+    for version, bridged in expected.items():
+        monkeypatch.setattr(versions, "airflow_version", lambda version=version: version)
+        assert _airflow.bridges_execution_api() is bridged, (
+            f"Airflow {version}: the ASGI bridge should be {'on' if bridged else 'off'} (checked by the "
+            "fidelity suite on 3.3 only; extend bridges_execution_api() once another release passes it)"
+        )
+        monkeypatch.setenv("PYTEST_XCOM_NO_BRIDGE", "1")
+        assert _airflow.bridges_execution_api() is False, f"PYTEST_XCOM_NO_BRIDGE=1 must switch the bridge off on {version}"
+        monkeypatch.delenv("PYTEST_XCOM_NO_BRIDGE")
+
+
+def test_a_run_records_the_same_with_and_without_the_asgi_bridge(user_tests):
+    """What tasks receive from the execution API (pushes, pulls, a failure, a mapped read) must not
+    depend on how requests reach it; the differential suite checks the rows against plain dag.test()."""
+    result = user_tests(
+        """
+        import json
+        from airflow.sdk import dag, task
+        from pytest_xcom._airflow.asgi_bridge import no_bridge
+
+        @dag(schedule=None)
+        def traffic():
+            @task
+            def extract(ti=None):
+                ti.xcom_push(key="count", value=3)
+                return [1, 2, 3]
+
+            @task
+            def double(x):
+                return 2 * x
+
+            @task
+            def total(values, ti=None):
+                ti.xcom_push(key="seen", value=ti.xcom_pull(task_ids="extract", key="count"))
+                return sum(values)
+
+            @task
+            def broken():
+                raise ValueError("boom")
+
+            @task
+            def inside_a_loop(ti=None):
+                # async task code (a trigger, asyncio.run in a task) calling the sync API client
+                import asyncio
+
+                async def pull():
+                    return ti.xcom_pull(task_ids="extract", key="count")
+
+                return asyncio.run(pull())
+
+            rows = extract()
+            total(double.expand(x=rows))
+            rows >> inside_a_loop()
+            broken()
+
+        def record(run):
+            return json.dumps(
+                {"manifest": run.manifest(), "states": run.task_states, "pulls": len(run.pulls),
+                 "failures": sorted(run.failures)},
+                sort_keys=True,
+            )
+
+        def test_case(xcom):
+            bridged = xcom.run(traffic())
+            with no_bridge():
+                plain = xcom.run(traffic(), logical_date="2026-01-02")
+            assert bridged.value("total") == 12 and bridged.value("total", "seen") == 3, bridged.report()
+            assert bridged.value("inside_a_loop") == 3, bridged.report()
+            assert "boom" in bridged.failures["broken"], bridged.failures
+            assert record(bridged) == record(plain), f"bridged: {record(bridged)}\\nWSGI:    {record(plain)}"
+            print("SAME RECORD", bridged.state, sorted(bridged.task_states))
+        """,
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*SAME RECORD failed ?'broken', 'double', 'extract', 'inside_a_loop', 'total'?"])

@@ -8,6 +8,8 @@ package alone. Importing it never imports Airflow: each function imports what it
 - ``db``: engines, schema, sessions, task instance rows
 - ``dags``: importing DAG files, DAG structure
 - ``dag_test``: running a DAG object through ``dag.test()``
+- ``api_server`` / ``asgi_bridge``: the process's one in-process execution API, and the bridge
+  that serves it without the WSGI round trip (Airflow 3.3)
 - ``xcom``: serde and the resolved XCom class
 - ``comms`` / ``intercept``: the Task SDK channel and the one interception point
 - ``storage``: the object-storage XCom backend
@@ -15,6 +17,7 @@ package alone. Importing it never imports Airflow: each function imports what it
 - ``given``: partial runs (tasks marked success, XComs given by the test)
 """
 
+from pytest_xcom._airflow.api_server import bridges_execution_api
 from pytest_xcom._airflow.clock import as_real_time, frozen_task_clock
 from pytest_xcom._airflow.config import config_restored
 from pytest_xcom._airflow.dag_test import dag_registered_for_test, resuming_existing_dag_run, run_dag_test
@@ -75,6 +78,7 @@ __all__ = [
     "airflow_version",
     "authoring",
     "base_xcom_class",
+    "bridges_execution_api",
     "clear_object_storage_caches",
     "clear_task_instances",
     "collapses_single_group_expansion",

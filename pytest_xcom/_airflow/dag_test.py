@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 from pytest_xcom._airflow import af2
+from pytest_xcom._airflow.api_server import in_process_api_server
 from pytest_xcom._airflow.db import create_session
 from pytest_xcom._airflow.versions import before, is_airflow2
 
@@ -77,40 +78,6 @@ def _sync_single_dag_bag(module: ModuleType, bag: Any) -> None:
         return
 
 
-# (factory, server): the in-process execution API reused across runs on Airflow < 3.3.
-_api_server: tuple[Any, Any] | None = None
-
-
-@contextlib.contextmanager
-def _in_process_api_reused() -> Iterator[None]:
-    """One in-process execution API server per process, as Airflow 3.3 keeps it (``lru_cache``).
-
-    Airflow 3.0 to 3.2 build a new FastAPI/Cadwyn app for every task instance (about a second of
-    CPU each, most of a small DAG's run time) and drop the object that owns the app's lifespan right
-    away. On 3.2 with svcs >= 26 that lifespan's exit detaches the services registry, and every
-    request of the task then fails with "'State' object has no attribute 'svcs_registry'".
-    Keeping the server alive fixes both.
-    """
-    from airflow.sdk.execution_time import supervisor
-
-    factory = getattr(supervisor, "in_process_api_server", None)
-    if factory is None or hasattr(factory, "cache_info"):  # Airflow >= 3.3 caches it itself
-        yield
-        return
-
-    def reused() -> Any:
-        global _api_server
-        if _api_server is None or _api_server[0] is not factory:
-            _api_server = (factory, factory())
-        return _api_server[1]
-
-    supervisor.in_process_api_server = reused  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        supervisor.in_process_api_server = factory
-
-
 @contextlib.contextmanager
 def _plain_task_tracebacks() -> Iterator[None]:
     """Log task exceptions as plain tracebacks while ``dag.test()`` runs.
@@ -155,7 +122,7 @@ def run_dag_test(
     _check_cycle(dag)
     if is_airflow2():  # no Task SDK, no execution API, no structlog: dag.test() runs tasks itself
         return af2.run_dag_test(dag, logical_date=logical_date, conf=conf, mark_success_pattern=mark_success_pattern)
-    with warnings.catch_warnings(), _in_process_api_reused(), _plain_task_tracebacks():
+    with warnings.catch_warnings(), in_process_api_server(), _plain_task_tracebacks():
         # Airflow's in-process execution API imports starlette's test client, which warns about
         # its own httpx dependency: noise from Airflow's machinery, not from the user's DAG.
         warnings.filterwarnings("ignore", message=".*starlette.testclient.*")

@@ -44,6 +44,9 @@ class _Interceptor:
         self._pushed_objects: dict[tuple[str | None, int, str | None], Any] = {}
         # (task_id, key) -> map indexes pushed so far: reads look here instead of scanning pushes
         self._pushed: dict[tuple[str, str], set[int]] = {}
+        # (task_id, key) -> sorted(self._pushed[...]), kept until the next push of that XCom: a
+        # fan-in reads a mapped upstream item by item, and sorting for each read is quadratic.
+        self._sorted_pushed: dict[tuple[str, str], list[int]] = {}
         self._purged = False
         self._deferred: Instance | None = None  # the task instance that deferred last
 
@@ -198,6 +201,7 @@ class _Interceptor:
             map_index = msg.map_index if msg.map_index is not None else -1
             pushed = self._pushed_objects.pop((msg.task_id, map_index, msg.key), NOT_SEEN)
             self._pushed.setdefault((msg.task_id, msg.key), set()).add(map_index)
+            self._sorted_pushed.pop((msg.task_id, msg.key), None)
             self.sink.on_push(
                 by=by, task_id=msg.task_id, map_index=map_index, key=msg.key, stored=msg.value, pushed=pushed
             )
@@ -215,7 +219,7 @@ class _Interceptor:
             found = not is_error_response(response) and bool(getattr(response, "root", None))
             self._read(by, msg, None, found, default_kind="explicit")
         elif kind == "GetXComSequenceItem":
-            indexes = sorted(self._pushed.get((msg.task_id, msg.key), ()))
+            indexes = self._sorted_indexes(msg.task_id, msg.key)
             found = not is_error_response(response)
             if not found and msg.offset == len(indexes):
                 return  # iteration probing one past the end: how a lazy sequence stops, not a read
@@ -226,6 +230,12 @@ class _Interceptor:
                 item_index = None
             self._read(by, msg, item_index, found, default_kind="argument")
         # GetXComCount reads only how many values exist, not a value: not a read.
+
+    def _sorted_indexes(self, task_id: str, key: str) -> list[int]:
+        where = (task_id, key)
+        if where not in self._sorted_pushed:
+            self._sorted_pushed[where] = sorted(self._pushed.get(where, ()))
+        return self._sorted_pushed[where]
 
     def _read(self, by: Instance, msg: Any, source_index: int | None, found: bool, default_kind: str) -> None:
         context = read_context.get()

@@ -1,0 +1,66 @@
+"""The in-process execution API server ``dag.test()`` uses: one per process, bridged where it pays.
+
+- Airflow 3.0 to 3.2 build a new FastAPI/Cadwyn app for every task instance; the harness keeps one
+  per process (as 3.3 does with ``lru_cache``).
+- Airflow 3.3: requests go to the app through :class:`~pytest_xcom._airflow.asgi_bridge.ASGIBridge`
+  instead of Airflow's WSGI transport (``PYTEST_XCOM_NO_BRIDGE=1`` keeps Airflow's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from pytest_xcom._airflow.versions import before
+
+# (factory, bridged) -> the server handed to dag.test() in place of that factory's.
+_servers: dict[tuple[Any, bool], Any] = {}
+
+
+def bridges_execution_api() -> bool:
+    """Whether this Airflow's in-process API is served through the ASGI bridge.
+
+    Checked on 3.3 with the differential fidelity suite; 3.0 to 3.2 keep Airflow's transport.
+    """
+    from pytest_xcom._airflow.asgi_bridge import bridge_enabled
+
+    return not before("3.3") and bridge_enabled()
+
+
+@contextlib.contextmanager
+def in_process_api_server() -> Iterator[None]:
+    """While ``dag.test()`` runs, its tasks reach this process's one execution API server.
+
+    On Airflow 3.0 to 3.2, building an app per task instance costs about a second of CPU each, and
+    the object that owns the app's lifespan is dropped right away: on 3.2 with svcs >= 26 that
+    lifespan's exit detaches the services registry, and every request of the task then fails with
+    "'State' object has no attribute 'svcs_registry'". Keeping the server alive fixes both.
+    """
+    from airflow.sdk.execution_time import supervisor
+
+    factory = getattr(supervisor, "in_process_api_server", None)
+    cached_by_airflow = hasattr(factory, "cache_info")  # Airflow >= 3.3
+    bridged = bridges_execution_api()
+    if factory is None or (cached_by_airflow and not bridged):
+        yield
+        return
+
+    def server() -> Any:
+        key = (factory, bridged)
+        if key not in _servers:
+            api = factory()
+            if bridged:
+                from pytest_xcom._airflow.asgi_bridge import BridgedAPI
+
+                api = BridgedAPI(api)
+            _servers[key] = api
+        return _servers[key]
+
+    supervisor.in_process_api_server = server  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        supervisor.in_process_api_server = factory
+        if bridged and (factory, bridged) in _servers:
+            _servers[factory, bridged].rest()
