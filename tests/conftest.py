@@ -16,11 +16,6 @@ loopback_guard.install()  # no test of this suite may reach beyond 127.0.0.1 / :
 TESTS_DIR = Path(__file__).parent
 
 
-def requires_airflow3(reason: str) -> pytest.MarkDecorator:
-    """Skip on Airflow 2.10 / 2.11, saying exactly what Airflow 2 lacks for this test."""
-    return pytest.mark.skipif(AIRFLOW2, reason=f"not on Airflow 2: {reason}")
-
-
 @pytest.fixture
 def user_tests(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     """Write a user's test module (plus DAG files from tests/dag_files) and run pytest on it.

@@ -5,7 +5,7 @@ import re
 import pytest
 from pytest_xcom.contract import XComBackendContract
 
-from conftest import requires_airflow3
+from airflow_compat import requires_airflow3
 
 # The deliberately broken backends hand Airflow 3's BaseXCom JSON-ready values; Airflow 2's
 # BaseXCom serializes to bytes, so they would fail for that and not for the flaw they carry.

@@ -14,7 +14,7 @@ import pytest_xcom
 from pytest_xcom.harness import XComHarness
 from pytest_xcom.record.run import XComRun
 
-from conftest import requires_airflow3
+from airflow_compat import requires_airflow3
 
 PACKAGE = Path(pytest_xcom.__file__).parent
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from pytest_xcom.isolation import env
 
-from conftest import requires_airflow3
+from airflow_compat import requires_airflow3
 
 TESTS_DIR = Path(__file__).parent
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"

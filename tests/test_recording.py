@@ -1,6 +1,6 @@
 """Recording: every push/pull kind, mapped tasks, failures, and the queries over a run."""
 
-from conftest import requires_airflow3
+from airflow_compat import requires_airflow3
 
 
 def test_every_push_and_pull_kind_is_recorded(user_tests):

@@ -52,7 +52,11 @@ def test_2_everything_is_back(xcom_s3, xcom_redis, xcom_db):
     # environment: only the fixtures active in *this* test differ (AWS routing of xcom_s3)
     aws = {k for k in os.environ if k.startswith("AWS_")} | {k for k in BEFORE["env"] if k.startswith("AWS_")}
     aws |= {"PYTEST_CURRENT_TEST"}    # pytest's own
-    aws |= {"AIRFLOW_CONN_AWS_DEFAULT", "AIRFLOW_CONN_REDIS_DEFAULT"}  # the fixtures' default connections
+    aws |= {"AIRFLOW_CONN_AWS_DEFAULT", "AIRFLOW_CONN_REDIS_DEFAULT",  # the fixtures' default connections
+            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", "AIRFLOW_CONN_WASB_DEFAULT"}
+    # the GCS emulator's and Azurite's routing, set with the default connections
+    aws |= {"STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "NO_GCE_CHECK", "GCE_METADATA_HOST",
+            "GCE_METADATA_IP", "CLOUDSDK_CONFIG", "AZURE_STORAGE_CONNECTION_STRING"}
     assert {k: v for k, v in os.environ.items() if k not in aws} == {k: v for k, v in BEFORE["env"].items() if k not in aws}
     assert "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH" not in os.environ
     # Airflow config and the resolved XCom backend

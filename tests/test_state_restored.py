@@ -1,6 +1,6 @@
 """What task code changes in the test process is put back after each run (issue #14 item 6)."""
 
-from conftest import requires_airflow3
+from airflow_compat import requires_airflow3
 
 
 @requires_airflow3(

@@ -5,7 +5,7 @@ backend (issue #13 items 1-3, 8, 9).
 """
 
 from airflow_compat import AIRFLOW2
-from conftest import requires_airflow3
+from airflow_compat import requires_airflow3
 
 # The snippet backends hand Airflow 3's BaseXCom a str to store; Airflow 2's row is bytes.
 STR_ROW_BACKENDS = requires_airflow3("the snippet's backends store a str row, which Airflow 2's bytes column refuses")
