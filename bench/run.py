@@ -138,9 +138,9 @@ number is taken:
   warmed-up heap is frozen (`gc.freeze()`) so that a GC pass before each run is cheap. Both
   register the DAG the same way (`_airflow.dag_registered_for_test`), so the difference is the
   recording. The ratio is taken per pair.
-- **ASGI bridge**: the same worker also runs the harness with `PYTEST_XCOM_NO_BRIDGE=1` (Airflow's
-  own WSGI transport to the in-process execution API) in the rotation; plain `dag.test()` always
-  uses Airflow's transport, so every "vs plain" row compares with Airflow as shipped.
+- **ASGI bridge**: the same worker also runs the harness with its opt-in ASGI bridge
+  (`PYTEST_XCOM_ASGI_BRIDGE=1`) in the rotation; the harness by default and plain `dag.test()` use
+  Airflow's own WSGI transport, so every "vs plain" row compares with Airflow as shipped.
 - **Cold start**: whole processes from interpreter start, warm template cache: `pytest -k
   test_prices_are_pushed` in `bench/suites/xcom` (the edit-run loop) and (full mode) `pytest-xcom
   inspect bench/suites/dags/prices.py`, with and without the bridge (an environment switch),

@@ -77,17 +77,21 @@ def test_a_bare_none_push_is_recorded_as_this_airflow_handles_it(user_tests):
         result.stdout.fnmatch_lines(["*STATE failed", "*PUSHED nothing"])
 
 
-def test_the_asgi_bridge_serves_airflow_3_3_on_and_stays_off_before_it_or_when_switched_off(monkeypatch):
+def test_the_asgi_bridge_is_off_unless_asked_for_and_only_serves_airflow_3_3_on(monkeypatch):
     expected = {"3.0.6": False, "3.1.8": False, "3.2.2": False, "3.3.0": True, "3.3.2": True}
+    monkeypatch.delenv("PYTEST_XCOM_ASGI_BRIDGE", raising=False)
     for version, bridged in expected.items():
         monkeypatch.setattr(versions, "airflow_version", lambda version=version: version)
-        assert _airflow.bridges_execution_api() is bridged, (
-            f"Airflow {version}: the ASGI bridge should be {'on' if bridged else 'off'} (checked by the "
-            "fidelity suite on 3.3 only; extend bridges_execution_api() once another release passes it)"
+        assert _airflow.bridges_execution_api() is False, (
+            f"Airflow {version}: the ASGI bridge must be off by default (it lets non-ASCII keys through "
+            "where Airflow 3.3.2's own transport fails the task)"
         )
-        monkeypatch.setenv("PYTEST_XCOM_NO_BRIDGE", "1")
-        assert _airflow.bridges_execution_api() is False, f"PYTEST_XCOM_NO_BRIDGE=1 must switch the bridge off on {version}"
-        monkeypatch.delenv("PYTEST_XCOM_NO_BRIDGE")
+        monkeypatch.setenv("PYTEST_XCOM_ASGI_BRIDGE", "1")
+        assert _airflow.bridges_execution_api() is bridged, (
+            f"Airflow {version}: with PYTEST_XCOM_ASGI_BRIDGE=1 the bridge should be {'on' if bridged else 'off'} "
+            "(checked by the fidelity suite on 3.3 only; extend bridges_execution_api() once another release passes it)"
+        )
+        monkeypatch.delenv("PYTEST_XCOM_ASGI_BRIDGE")
 
 
 def test_a_run_records_the_same_with_and_without_the_asgi_bridge(user_tests):
@@ -97,7 +101,7 @@ def test_a_run_records_the_same_with_and_without_the_asgi_bridge(user_tests):
         """
         import json
         from airflow.sdk import dag, task
-        from pytest_xcom._airflow.asgi_bridge import no_bridge
+        from pytest_xcom._airflow.asgi_bridge import bridged as asgi_bridge, no_bridge
 
         @dag(schedule=None)
         def traffic():
@@ -142,7 +146,8 @@ def test_a_run_records_the_same_with_and_without_the_asgi_bridge(user_tests):
             )
 
         def test_case(xcom):
-            bridged = xcom.run(traffic())
+            with asgi_bridge():
+                bridged = xcom.run(traffic())
             with no_bridge():
                 plain = xcom.run(traffic(), logical_date="2026-01-02")
             assert bridged.value("total") == 12 and bridged.value("total", "seen") == 3, bridged.report()

@@ -4,8 +4,7 @@ Each test here failed before the recorder measured guardedly and read values bac
 backend (issue #13 items 1-3, 8, 9).
 """
 
-from airflow_compat import AIRFLOW2
-from airflow_compat import requires_airflow3
+from airflow_compat import AIRFLOW2, requires_airflow3
 
 # The snippet backends hand Airflow 3's BaseXCom a str to store; Airflow 2's row is bytes.
 STR_ROW_BACKENDS = requires_airflow3("the snippet's backends store a str row, which Airflow 2's bytes column refuses")

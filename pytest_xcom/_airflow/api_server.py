@@ -3,7 +3,7 @@
 - Airflow 3.0 to 3.2 build a new FastAPI/Cadwyn app for every task instance; the harness keeps one
   per process (as 3.3 does with ``lru_cache``).
 - Airflow 3.3: requests go to the app through :class:`~pytest_xcom._airflow.asgi_bridge.ASGIBridge`
-  instead of Airflow's WSGI transport (``PYTEST_XCOM_NO_BRIDGE=1`` keeps Airflow's).
+  instead of Airflow's WSGI transport, when ``PYTEST_XCOM_ASGI_BRIDGE=1`` asks for it (see asgi_bridge).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ _servers: dict[tuple[Any, bool], Any] = {}
 def bridges_execution_api() -> bool:
     """Whether this Airflow's in-process API is served through the ASGI bridge.
 
-    Checked on 3.3 with the differential fidelity suite; 3.0 to 3.2 keep Airflow's transport.
+    Opt-in (``PYTEST_XCOM_ASGI_BRIDGE=1``), and on 3.3+ only: checked there with the differential
+    fidelity suite; 3.0 to 3.2 keep Airflow's transport.
     """
     from pytest_xcom._airflow.asgi_bridge import bridge_enabled
 

@@ -31,7 +31,15 @@ from pytest_xcom._airflow.comms import (
     supervisor_class,
     xcom_arg_classes,
 )
-from pytest_xcom._airflow.sink import NOT_SEEN, Instance, XComEventSink, guarded, read_context
+from pytest_xcom._airflow.sink import (
+    NOT_SEEN,
+    Instance,
+    XComEventSink,
+    guarded,
+    marking_argument_reads,
+    marking_explicit_reads,
+    read_context,
+)
 from pytest_xcom._airflow.versions import is_airflow2
 from pytest_xcom._airflow.xcom import xcom_backend_replaced
 
@@ -163,36 +171,10 @@ class _Interceptor:
         return run_inline_trigger
 
     def _wrap_resolve(self, original: Any) -> Any:
-        sink = self.sink
-
-        def resolve(arg: Any, *args: Any, **kwargs: Any) -> Any:
-            token = read_context.set(("argument", True))
-            first = guarded(sink, "a read", sink.read_count) or 0
-            try:
-                value = original(arg, *args, **kwargs)
-            finally:
-                read_context.reset(token)
-            guarded(sink, "an argument read", sink.on_received, first, value)
-            return value
-
-        return resolve
+        return marking_argument_reads(self.sink, original)
 
     def _wrap_xcom_pull(self, original: Any) -> Any:
-        sink = self.sink
-
-        def xcom_pull(ti: Any, task_ids: Any = None, *args: Any, **kwargs: Any) -> Any:
-            if read_context.get() is not None:  # resolving an argument: Airflow's read, not the user's
-                return original(ti, task_ids, *args, **kwargs)
-            token = read_context.set(("explicit", task_ids is not None))
-            first = guarded(sink, "a read", sink.read_count) or 0
-            try:
-                value = original(ti, task_ids, *args, **kwargs)
-            finally:
-                read_context.reset(token)
-            guarded(sink, "an xcom_pull", sink.on_received, first, value)
-            return value
-
-        return xcom_pull
+        return marking_explicit_reads(self.sink, original)
 
     # -- messages -> events -------------------------------------------------------------------
 

@@ -56,3 +56,37 @@ def guarded(sink: XComEventSink, where: str, call: Any, *args: Any, **kwargs: An
     except Exception as exc:
         sink.on_internal_error(f"recording {where}", exc)
         return None
+
+
+def marking_argument_reads(sink: XComEventSink, original: Any) -> Any:
+    """``XComArg.resolve`` that marks the reads inside it as arguments, and reports what the task received."""
+
+    def resolve(arg: Any, *args: Any, **kwargs: Any) -> Any:
+        token = read_context.set(("argument", True))
+        first = guarded(sink, "a read", sink.read_count) or 0
+        try:
+            value = original(arg, *args, **kwargs)
+        finally:
+            read_context.reset(token)
+        guarded(sink, "an argument read", sink.on_received, first, value)
+        return value
+
+    return resolve
+
+
+def marking_explicit_reads(sink: XComEventSink, original: Any) -> Any:
+    """``ti.xcom_pull`` that marks the reads inside it as explicit (and whether task_ids were named)."""
+
+    def xcom_pull(ti: Any, task_ids: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if read_context.get() is not None:  # resolving an argument: Airflow's read, not the user's
+            return original(ti, task_ids, *args, **kwargs)
+        token = read_context.set(("explicit", task_ids is not None))
+        first = guarded(sink, "a read", sink.read_count) or 0
+        try:
+            value = original(ti, task_ids, *args, **kwargs)
+        finally:
+            read_context.reset(token)
+        guarded(sink, "an xcom_pull", sink.on_received, first, value)
+        return value
+
+    return xcom_pull

@@ -84,6 +84,7 @@ PROJECT_CASES = [
     Case("example-fan_out_fan_in", "fan_out_fan_in", EXAMPLE_DAGS, "fan_out_fan_in"),
     Case("example-large_values", "large_values", EXAMPLE_DAGS, "large_values"),
     Case("example-mapped_task_group", "mapped_task_group", EXAMPLE_DAGS, "mapped_task_group"),
+    Case("example-token_handoff", "token_handoff", EXAMPLE_DAGS, "token_handoff"),
     Case("dag_files-failing", "failing", TEST_DAG_FILES, "failing_dag"),
     Case("dag_files-kinds", "kinds", TEST_DAG_FILES, "kinds_dag"),
     Case("dag_files-mapped", "mapped", TEST_DAG_FILES, "mapped_dag"),
