@@ -5,6 +5,8 @@ from importlib import metadata
 from pytest_xcom import _airflow
 from pytest_xcom._airflow import versions
 
+from airflow_compat import requires_airflow3
+
 
 def test_a_known_broken_dependency_is_named_with_its_fix(monkeypatch):
     real_version = metadata.version
@@ -94,6 +96,7 @@ def test_the_asgi_bridge_is_off_unless_asked_for_and_only_serves_airflow_3_3_on(
         monkeypatch.delenv("PYTEST_XCOM_ASGI_BRIDGE")
 
 
+@requires_airflow3("the ASGI bridge serves Airflow 3's in-process execution API; Airflow 2 has none")
 def test_a_run_records_the_same_with_and_without_the_asgi_bridge(user_tests):
     """What tasks receive from the execution API (pushes, pulls, a failure, a mapped read) must not
     depend on how requests reach it; the differential suite checks the rows against plain dag.test()."""
