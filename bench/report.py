@@ -19,6 +19,7 @@ SECTION_ORDER = (
     "Recording overhead",
     "Fresh migrated DB",
     "Cost per task instance",
+    "XCom backends",
     "Cold start",
     "pytest session",
     "Example suite, xdist",

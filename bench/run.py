@@ -35,7 +35,7 @@ import report
 import sections
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("fresh_db", "in_process", "cold_start", "sessions", "xdist", "scaling")
+SECTIONS = ("fresh_db", "in_process", "backends", "cold_start", "sessions", "xdist", "scaling")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -197,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         if "in_process" in chosen and migrate is not None:
             progress("recording overhead, cost per task instance, ASGI bridge, warm template cache")
             sections.in_process(plan, results, migrate)
+        if "backends" in chosen:
+            progress("XCom backends: db, s3, gcs, azure, same DAG")
+            sections.backends(plan, results)
         if "cold_start" in chosen:
             progress("cold start: one-test session and pytest-xcom inspect, with and without the ASGI bridge")
             sections.cold_start(plan, results)

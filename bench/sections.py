@@ -355,3 +355,23 @@ def xdist(plan: Plan, results: Results) -> None:
         "`pytest example_dags -n 2` vs the same suite serially (whole processes)", done, target=1 / 1.6,
         note="Target: -n 2 faster than serial by at least 1.6x, i.e. a ratio of at most 0.625. "
         f"{os.cpu_count()} CPUs shared with whatever else runs; order rotates."))  # fmt: skip
+
+
+def backends(plan: Plan, results: Results) -> None:
+    """The per-run cost of each XCom backend next to the metadata DB, one worker, rotating order."""
+    data, _ = procs.worker(
+        "backends", "--repeat", str(plan.repeat), "--dag", plan.overhead_dag,
+        cache_dir=plan.cache_dir, scratch=plan.scratch,
+    )  # fmt: skip
+    times = data["times"]
+    for name in data["backends"][1:]:
+        results.rows.append(Row(
+            "XCom backends", f"{name} / db\n(per run)",
+            f"the same DAG ({plan.overhead_dag}) through the harness on `{name}` (threshold 0: every XCom "
+            "offloaded to its emulator) vs on `db`",
+            Summary.of(times[name]), Summary.of(times["db"]), _paired(times[name], times["db"]),
+            cpu_ratio=_paired(times[f"{name}_cpu"], times["db_cpu"]),
+            note="Same process, order rotating each round, first round dropped; ratio per round.",
+        ))  # fmt: skip
+    if "azure" not in data["backends"]:
+        results.notes.append("azure backend row skipped: Azurite is not installed (npm install -g azurite)")

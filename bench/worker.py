@@ -3,6 +3,7 @@
     python bench/worker.py compare  --out F --repeat N --dag mixed --dag chain:50 [--initdbs K]
     python bench/worker.py template --out F
     python bench/worker.py scale    --out F --repeat N --dag mapped:1000 [--plain]
+    python bench/worker.py backends --out F --repeat N --dag mixed
 
 Every mode isolates Airflow with ``pytest_xcom.isolation.env.isolate()`` before anything imports it, and
 writes its numbers as JSON to ``--out``: stdout belongs to Airflow's task logs.
@@ -39,7 +40,9 @@ class Bench:
     def __init__(self) -> None:
         self.iso = env.isolate()
         # Airflow (and everything importing it) only after isolate().
-        from pytest_xcom.isolation.db import MetadataDB
+        from pytest_xcom.isolation.azure import Azurite
+        from pytest_xcom.isolation.db import MetadataDB, cache_dir
+        from pytest_xcom.isolation.gcs import GCSEmulator
         from pytest_xcom.isolation.s3 import MotoServer
         from pytest_xcom.isolation.services import MockedServices
 
@@ -50,10 +53,11 @@ class Bench:
         self.prepare_seconds = time.perf_counter() - started
         # What the xcom_services fixture gives every test; the S3 mock starts only on demand
         # (never, with the default metadata-DB backend). Active around both kinds of run.
-        moto = MotoServer()
-        self.services = MockedServices(moto=moto, home=self.iso.root)
+        moto, gcs, self.azurite = MotoServer(), GCSEmulator(), Azurite(cache_dir())
+        self.services = MockedServices(moto=moto, home=self.iso.root, gcs=gcs, azurite=self.azurite)
         self._active = contextlib.ExitStack()
-        self._active.callback(moto.stop)
+        for server in (moto, gcs, self.azurite):
+            self._active.callback(server.stop)
         self._active.enter_context(self.services.active())
 
     def timed(self, run: Callable[[Any], Any], dag: Any) -> Timed:
@@ -95,11 +99,11 @@ class Bench:
         _airflow.initdb()
         return time.perf_counter() - started
 
-    def harness(self, dag: Any) -> Any:
+    def harness(self, dag: Any, backend: str | None = None) -> Any:
         """The harness's run: XComHarness.run (recording, record building, policy)."""
         from pytest_xcom.harness import XComHarness
 
-        run = XComHarness(dags_folder=self.iso.dags_folder, services=self.services).run(dag)
+        run = XComHarness(dags_folder=self.iso.dags_folder, services=self.services).run(dag, backend=backend)
         if not run.succeeded:
             raise RuntimeError(f"harness run of {dag.dag_id} ended {run.state}: {run.failures}")
         return run
@@ -157,6 +161,25 @@ def compare(bench: Bench, specs: list[str], repeat: int, initdbs: int) -> Result
     result["reset_seconds"] = bench.reset_seconds[1:]  # the first one follows no run
     result["initdb_seconds"] = [bench.timed_initdb() for _ in range(initdbs)]
     return result
+
+
+def backends(bench: Bench, spec: str, repeat: int) -> Result:
+    """One DAG through the harness on each XCom backend (everything offloaded), rotating the order;
+    round 0 is warm-up. Azure only where Azurite is installed (it is a Node.js package)."""
+    import dags
+
+    names = ["db", "s3", "gcs"] + (["azure"] if bench.azurite.executable() else [])
+    dag = dags.build(spec)
+    times: dict[str, list[float]] = {key: [] for name in names for key in (name, f"{name}_cpu")}
+    for round_ in range(repeat + 1):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            timed = bench.timed(lambda d, name=name: bench.harness(d, backend=name), dag)
+            if round_ > 0:
+                times[name].append(timed.wall)
+                times[f"{name}_cpu"].append(timed.cpu)
+        if round_ == 0:
+            bench.settle()
+    return {"dag": spec, "backends": names, "times": times}
 
 
 def template(bench: Bench) -> Result:
@@ -223,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=("compare", "template", "scale"))
+    parser.add_argument("mode", choices=("compare", "template", "scale", "backends"))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--dag", action="append", default=[])
@@ -240,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
             result = compare(bench, args.dag, args.repeat, args.initdbs)
         elif args.mode == "template":
             result = template(bench)
+        elif args.mode == "backends":
+            (spec,) = args.dag
+            result = backends(bench, spec, args.repeat)
         else:
             (spec,) = args.dag
             result = scale(bench, spec, args.repeat, args.plain)
