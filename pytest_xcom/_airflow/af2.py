@@ -129,19 +129,10 @@ def task_execution_holder() -> tuple[ModuleType, str]:
 def write_xcom_row(key: str, stored: Any, dag_run: Any, session: Any, **where: Any) -> None:
     """Write an already serialized XCom row as ``BaseXCom.set`` writes it (which always serializes)."""
     from airflow.models.xcom import BaseXCom
-    from sqlalchemy import delete
 
-    session.execute(
-        delete(BaseXCom).where(
-            BaseXCom.key == key,
-            BaseXCom.dag_id == where["dag_id"],
-            BaseXCom.run_id == where["run_id"],
-            BaseXCom.task_id == where["task_id"],
-            BaseXCom.map_index == where["map_index"],
-        )
-    )
-    session.add(BaseXCom(dag_run_id=dag_run.id, key=key, value=as_row_value(stored), **where))
-    session.flush()
+    from pytest_xcom._airflow.db import replace_xcom_row
+
+    replace_xcom_row(BaseXCom, key, as_row_value(stored), dag_run, session, **where)
 
 
 _MISSING = object()

@@ -94,3 +94,20 @@ def clear_task_instances(dag_id: str, run_id: str, task_ids: list[str]) -> int:
         )
         airflow_clear(tis, session)
     return len(tis)
+
+
+def replace_xcom_row(model: Any, key: str, value: Any, dag_run: Any, session: Any, **where: Any) -> None:
+    """Replace one xcom row of ``model`` with ``value`` as stored, as the XCom ``set`` paths do."""
+    from sqlalchemy import delete
+
+    session.execute(
+        delete(model).where(
+            model.key == key,
+            model.dag_id == where["dag_id"],
+            model.run_id == where["run_id"],
+            model.task_id == where["task_id"],
+            model.map_index == where["map_index"],
+        )
+    )
+    session.add(model(dag_run_id=dag_run.id, key=key, value=value, **where))
+    session.flush()

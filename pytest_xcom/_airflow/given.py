@@ -22,6 +22,7 @@ from pytest_xcom._airflow import af2
 from pytest_xcom._airflow.clock import as_real_time
 from pytest_xcom._airflow.dag_test import _dag_test_run_helpers
 from pytest_xcom._airflow.dags import is_mapped, is_mapped_operator
+from pytest_xcom._airflow.db import replace_xcom_row
 from pytest_xcom._airflow.versions import is_airflow2
 from pytest_xcom.errors import XComValueError
 
@@ -323,16 +324,4 @@ def _set_row(key: str, stored: Any, dag_run: Any, session: Any, **where: Any) ->
         XComModel.set(key=key, value=stored, serialize=False, session=session, **where)
         return
     # Airflow 3.0's XComModel.set always serializes; its route replaces the row itself.
-    from sqlalchemy import delete
-
-    session.execute(
-        delete(XComModel).where(
-            XComModel.key == key,
-            XComModel.dag_id == where["dag_id"],
-            XComModel.run_id == where["run_id"],
-            XComModel.task_id == where["task_id"],
-            XComModel.map_index == where["map_index"],
-        )
-    )
-    session.add(XComModel(dag_run_id=dag_run.id, key=key, value=stored, **where))
-    session.flush()
+    replace_xcom_row(XComModel, key, stored, dag_run, session, **where)
