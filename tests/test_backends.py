@@ -42,6 +42,8 @@ def test_s3_backend_threshold_and_compression(user_tests, pytester):
             run.assert_offloaded("exact")          # at the threshold: offloaded
             run.assert_offloaded("big")
             assert run.value("consume") == [10, 98, 5000]   # consumers get values, not references
+            run.assert_round_trip()
+            assert all(p.received_reference is None for p in run.pulls)
             big = run.pushed_by("big").get()
             assert big.size == 5002 and big.stored_size < 200
             assert big.stored.startswith("s3://pytest_xcom_s3@lake/runs/xcom/sizes/")
@@ -55,6 +57,62 @@ def test_s3_backend_threshold_and_compression(user_tests, pytester):
         """,
     )
     result.assert_outcomes(passed=1)
+
+
+VANISHING_DAG = """
+import boto3
+from airflow_compat import dag, task
+
+@dag(schedule=None)
+def vanishing():
+    @task
+    def produce():
+        return {"rows": list(range(200))}
+    @task
+    def vanish():               # someone deletes the object between the push and the read
+        s3 = boto3.client("s3")
+        for item in s3.list_objects_v2(Bucket="lake").get("Contents", []):
+            s3.delete_object(Bucket="lake", Key=item["Key"])
+    @task
+    def consume(data):
+        return type(data).__name__
+    rows = produce()
+    rows >> vanish() >> consume(rows)
+
+vanishing_dag = vanishing()
+"""
+
+
+def test_a_reader_given_the_stored_reference_fails_the_round_trip(user_tests, pytester):
+    # Airflow's object-storage backend hands a reader the stored path when the object is missing.
+    # The run succeeds; only what the reader really received shows that it worked on a string.
+    pytester.makepyfile(vanishing_dag=VANISHING_DAG)
+    result = user_tests(
+        """
+        import pytest
+        from vanishing_dag import vanishing_dag
+
+        @pytest.mark.xcom_backend("s3", threshold=100, bucket="lake")
+        def test_vanished(xcom, xcom_s3):
+            run = xcom.run(vanishing_dag)
+            run.assert_succeeded()
+            assert run.value("consume") == "str"
+            (read,) = [p for p in run.pulls if p.task_id == "consume"]
+            assert read.received_reference == run.pushed_by("produce").get().stored
+            (entry,) = run.manifest()["pulls"]["consume"]
+            assert entry["received"] == "the stored reference"
+            run.assert_round_trip()
+        """,
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*1 XCom(s) of DAG 'vanishing' do not reach their readers as pushed (backend 's3'):",
+            "*produce key 'return_value':",
+            "*received by consume: the stored reference 's3://pytest_xcom_s3@lake/xcom/vanishing/*', not the value",
+            "*A reader got the stored reference instead of the value*",
+        ]
+    )
 
 
 def test_backends_switch_between_runs_and_are_restored(user_tests, pytester):

@@ -14,14 +14,15 @@ import google.auth.credentials  # noqa: E402, F401
 import google.cloud.storage  # noqa: E402, F401
 
 
-def test_gcs_backend_threshold_and_compression(user_tests, pytester):
+def test_gcs_backend_threshold(user_tests, pytester):
+    # No compression here: on GCS a compressed write races its reader (see the test after this one).
     pytester.makepyfile(sizes_dag=THRESHOLD_DAG)
     result = user_tests(
         """
-        import gzip, json, pytest
+        import json, pytest
         from sizes_dag import sizes_dag
 
-        @pytest.mark.xcom_backend("gcs", threshold=100, compression="gzip", bucket="lake", prefix="runs/xcom")
+        @pytest.mark.xcom_backend("gcs", threshold=100, bucket="lake", prefix="runs/xcom")
         def test_threshold(xcom, xcom_gcs):
             run = xcom.run(sizes_dag)
             run.assert_succeeded()
@@ -29,14 +30,14 @@ def test_gcs_backend_threshold_and_compression(user_tests, pytester):
             run.assert_offloaded("exact")          # at the threshold: offloaded
             run.assert_offloaded("big")
             assert run.value("consume") == [10, 98, 5000]   # consumers get values, not references
+            run.assert_round_trip()
             big = run.pushed_by("big").get()
             assert big.size == 5002 and big.stored_size < 200
             assert big.stored.startswith("gs://pytest_xcom_gcs@lake/runs/xcom/sizes/"), big.stored
-            assert big.stored.endswith(".gz")
             assert xcom_gcs.bucket == "lake"
             keys = xcom_gcs.keys(prefix="runs/xcom/")
             assert len(keys) == 2, keys
-            stored = sorted(json.loads(gzip.decompress(xcom_gcs.read(k))) for k in keys)
+            stored = sorted(json.loads(xcom_gcs.read(k)) for k in keys)
             assert stored == ["x" * 98, "x" * 5000]
             assert run.backend == "gcs"
 
@@ -50,6 +51,75 @@ def test_gcs_backend_threshold_and_compression(user_tests, pytester):
         """,
     )
     result.assert_outcomes(passed=2)
+
+
+EVENTS_DAG = """
+from airflow_compat import dag, task
+
+@dag(schedule=None)
+def events():
+    @task
+    def extract():
+        return [{"day": "2026-01-01", "payload": "x" * 200} for _ in range(10)]
+    @task
+    def summarize(events):
+        return events[0]["day"]
+    summarize(extract())
+
+events_dag = events()
+"""
+
+
+def test_a_reader_that_gets_the_reference_instead_of_the_value_is_reported(user_tests, pytester):
+    # What CI once met by chance, made certain: the object-storage backend leaves a compressed
+    # write open, gcsfs (2026.x) uploads a file dropped open from its one background thread, and the
+    # reader ran before that upload. Holding that thread makes the reader always win the race.
+    pytester.makepyfile(sizes_dag=THRESHOLD_DAG, events_dag=EVENTS_DAG)
+    result = user_tests(
+        """
+        import threading, pytest
+        import gcsfs.core
+        from events_dag import events_dag
+        from sizes_dag import sizes_dag
+
+        @pytest.fixture(autouse=True)
+        def uploads_held_back():
+            release = threading.Event()
+            gcsfs.core._start_deferred_close_worker().put(release.wait)   # private: gcsfs 2026.x
+            yield
+            release.set()
+
+        @pytest.mark.xcom_backend("gcs", threshold=100, compression="gzip")
+        def test_a_reader_fails_on_the_reference(xcom):
+            run = xcom.run(events_dag)
+            (read,) = [p for p in run.pulls if p.task_id == "summarize"]
+            assert read.received_reference == run.pushed_by("extract").get().stored
+            assert read.received_reference.endswith(".gz")
+            run.assert_succeeded()
+
+        @pytest.mark.xcom_backend("gcs", threshold=100, compression="gzip")
+        def test_a_run_that_succeeds_on_references(xcom):
+            run = xcom.run(sizes_dag)
+            run.assert_succeeded()                         # len() of a string works too...
+            assert run.value("consume") != [10, 98, 5000]  # ...on the reference, not the value
+            run.assert_round_trip()
+        """,
+        "-p",
+        "no:randomly",
+    )
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*TypeError: string indices must be integers*",
+            "*Readers that received a stored reference instead of the value:*",
+            "*summarize read extract key 'return_value' and got 'gs://pytest_xcom_gcs@pytest-xcom/xcom/events/*.gz'"
+            " (str), not the value",
+            "*with compression on GCS the next task can read before the upload ends*",
+            "*do not reach their readers as pushed (backend 'gcs')*",
+            "*big key 'return_value':*",
+            "*received by consume: the stored reference 'gs://*.gz', not the value",
+        ]
+    )
 
 
 def test_each_test_starts_with_an_empty_emulator_and_every_client_reaches_it(user_tests):
@@ -146,7 +216,7 @@ from pytest_xcom.contract import XComBackendContract
 
 class TestAirflowObjectStorageOnGCS(XComBackendContract):
     backend = "gcs"
-    backend_options = {"threshold": 1024, "compression": "gzip"}
+    backend_options = {"threshold": 1024}  # compressed writes on GCS race their readers: see above
     # Airflow's backend catches FileNotFoundError in deserialize_value and returns the stored
     # path, so a missing object reaches consumers as a string (common-io provider 1.11.0).
     known_flaws = frozenset({"missing_object_is_a_clear_error"})

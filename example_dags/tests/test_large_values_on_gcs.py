@@ -1,6 +1,5 @@
 """Airflow's object-storage XCom backend on an emulated GCS bucket: what leaves the DB, and what stays."""
 
-import gzip
 import json
 from pathlib import Path
 
@@ -11,7 +10,10 @@ pytest.importorskip("gcp_storage_emulator", reason='the GCS example needs pip in
 DAG_FILE = Path(__file__).parent.parent / "large_values.py"
 
 
-@pytest.mark.xcom_backend("gcs", threshold="4KB", compression="gzip")
+# No compression on GCS: the object-storage backend leaves a compressed write open and gcsfs uploads
+# it from a background thread, so the next task can read before the object exists (README, "Known
+# backend issues"). run.assert_round_trip() reports a reader that got the reference instead.
+@pytest.mark.xcom_backend("gcs", threshold="4KB")
 def test_big_values_go_to_gcs_and_small_ones_stay_inline(xcom, xcom_gcs):
     run = xcom.run(xcom.load_dag(DAG_FILE))
     run.assert_succeeded()
@@ -20,10 +22,11 @@ def test_big_values_go_to_gcs_and_small_ones_stay_inline(xcom, xcom_gcs):
     run.assert_inline("summarize")           # a few bytes: kept in the metadata DB
     run.assert_max_size(200, stored=True)    # what the DB holds is small either way
     assert run.value("publish") == "400 events on 2026-01-01"   # consumers got data, not a URI
+    run.assert_round_trip()
     assert run.pushed_by("extract").get().stored.startswith("gs://pytest_xcom_gcs@pytest-xcom/xcom/large_values/")
 
     (key,) = xcom_gcs.keys(prefix="xcom/large_values/")
-    events = json.loads(gzip.decompress(xcom_gcs.read(key)))
+    events = json.loads(xcom_gcs.read(key))
     assert len(events) == 400
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from unittest.mock import ANY
 
+from pytest_xcom.checks.rules import REFERENCE_HINT, reference_readers
 from pytest_xcom.checks.rules import short as _short
 from pytest_xcom.sizes import human
 
@@ -42,6 +43,13 @@ def assert_succeeded(run: XComRun) -> None:
     }
     if not_done:
         lines.append("\nOther task instances did not succeed: " + ", ".join(f"{t}={s}" for t, s in not_done.items()))
+    references = [
+        f"  {reader} read {push.label} and got {push.stored!r} (str), not the value"
+        for push in run.pushes
+        for reader in sorted(reference_readers(run, push))
+    ]
+    if references:
+        lines += ["\nReaders that received a stored reference instead of the value:", *references, REFERENCE_HINT]
     _fail("\n".join(lines))
 
 

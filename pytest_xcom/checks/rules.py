@@ -201,6 +201,25 @@ class NamedTaskIds(Rule):
         return "\n".join(lines)
 
 
+REFERENCE_HINT = (
+    "A reader got the stored reference instead of the value: the backend's deserialize_value could not "
+    "fetch the object when that task read it, and Airflow's object-storage backend then hands back the "
+    "reference itself. The object was missing, unreadable or not yet written. A known case: gcsfs 2026.x "
+    "uploads a file left open from a background thread, and the object-storage backend leaves its "
+    "compressed writes open, so with compression on GCS the next task can read before the upload ends "
+    "(plain dag.test() races the same way). On GCS, drop compression until the backend closes its files."
+)
+
+
+def reference_readers(run: XComRun, push: XComPush) -> set[str]:
+    """Task instances that received ``push``'s stored reference instead of its value."""
+    return {
+        instance_label(pull.task_id, pull.map_index)
+        for pull in run.reads_of(push)
+        if pull.received_reference is not None and pull.received_reference == push.stored
+    }
+
+
 @dataclass(frozen=True)
 class RoundTrip(Rule):
     """Every standing push (of ``task_id``) reaches readers equal to what the task pushed."""
@@ -231,6 +250,10 @@ class RoundTrip(Rule):
             lines.append(f"  {p.label}:")
             lines.append(f"    pushed:   {short(p.pushed, 120)} ({p.type_name})")
             lines.append(f"    received: {received}")
+            for reader in sorted(reference_readers(run, p)):
+                lines.append(f"    received by {reader}: the stored reference {p.stored!r}, not the value")
+        if any(reference_readers(run, p) for p in offenders):
+            lines.append(REFERENCE_HINT)
         lines.append(
             "A reader gets what the backend's deserialize_value makes of the stored row: it must hand back "
             "the value itself, not a string, a path or a reference to it."

@@ -70,6 +70,9 @@ class XComPull:
     found: bool
     task_ids_explicit: bool = True
     received_type: str | None = None  # type of what the read handed to the task (None: lazy)
+    # The stored row's reference (an object-store URI, say) when the read handed the task that
+    # instead of the value: the backend could not fetch the object when this task read it.
+    received_reference: str | None = None
     try_number: int = 1
     source_dag_id: str = ""
     include_prior_dates: bool = False

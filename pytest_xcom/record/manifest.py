@@ -71,6 +71,8 @@ def pull_entry(pull: XComPull, dag_id: str) -> dict[str, Any]:
         entry["dag"] = pull.source_dag_id
     if pull.include_prior_dates:
         entry["include_prior_dates"] = True
+    if pull.received_reference is not None:  # the backend handed over its reference, not the value
+        entry["received"] = "the stored reference"
     return entry
 
 

@@ -133,8 +133,27 @@ class Recorder:
         """
         received = type(value).__name__
         for index in range(first_read, len(self.pulls)):
-            if self.pulls[index].received_type is None:
-                self.pulls[index] = dataclasses.replace(self.pulls[index], received_type=received)
+            pull = self.pulls[index]
+            if pull.received_type is None:
+                pull = dataclasses.replace(pull, received_type=received)
+            reference = self._reference_in_place_of_value(pull, value)
+            if reference is not None:
+                pull = dataclasses.replace(pull, received_reference=reference)
+            self.pulls[index] = pull
+
+    def _reference_in_place_of_value(self, pull: XComPull, value: Any) -> str | None:
+        """``value`` when it is the stored reference of the offloaded push ``pull`` found, not its value.
+
+        Airflow's object-storage backend hands a reader the reference itself when it cannot fetch
+        the object (missing, not yet written, unreadable): the task then works on a string. The
+        record read back after the run would show the value; this is what the reader really got.
+        """
+        if not isinstance(value, str) or not pull.found:
+            return None
+        for push in reversed(self.pushes):
+            if pull.reads(push) and push.offloaded and push.stored == value and not _equal(value, push.pushed):
+                return value
+        return None
 
     def on_task_end(self, *, task_id: str, map_index: int, state: str, error: BaseException | None) -> None:
         where = (task_id, map_index)
@@ -170,13 +189,14 @@ class Recorder:
             else:
                 value, error = None, "replaced or deleted during the run before pytest-xcom read it back"
             pushed = value if index in self._unseen else push.pushed
+            got_reference = any(pull.received_reference == push.stored and pull.reads(push) for pull in self.pulls)
             self.pushes[index] = dataclasses.replace(
                 push,
                 value=value,
                 value_error=error,
                 pushed=pushed,
                 type_name=type(pushed).__name__ if index in self._unseen else push.type_name,
-                round_trips=error is None and _equal(value, pushed),
+                round_trips=error is None and _equal(value, pushed) and not got_reference,
             )
 
 
