@@ -286,6 +286,12 @@ def scaling(plan: Plan, results: Results) -> None:
 COLD_TEST = "test_prices_are_pushed"  # the edit-run loop: one test of bench/suites/xcom
 INSPECT_DAG = SUITES / "dags" / "prices.py"
 SWITCHES = {"with": {"PYTEST_XCOM_ASGI_BRIDGE": "1"}, "without": {}}
+GC_SWITCHES = {"with": {}, "without": {"PYTEST_XCOM_GC_TUNING": "0"}}
+# (row label, the two environments, what the lever is): each measured on vs off, alternating
+COLD_START_LEVERS = (
+    ("bridge", SWITCHES, "the ASGI bridge"),
+    ("GC tuning", GC_SWITCHES, "the start-up garbage-collector tuning (pytest_xcom/gc_tuning.py)"),
+)
 
 
 Runs = dict[str, Callable[[], procs.Finished]]
@@ -312,8 +318,9 @@ def _switch_row(section: str, label: str, what: str, done: dict[str, list[procs.
 
 
 def cold_start(plan: Plan, results: Results) -> None:
-    """Whole processes from a cold interpreter: one test, and ``pytest-xcom inspect``, with and
-    without the ASGI bridge (the switch is an environment variable), alternating."""
+    """Whole processes from a cold interpreter: one test, and ``pytest-xcom inspect``, each with and
+    without a start-up lever (an environment variable switches it), alternating: the ASGI bridge,
+    and the garbage-collector tuning of the cold start."""
     python = Path(sys.executable)
 
     def one_test(switch: dict[str, str]) -> Callable[[], procs.Finished]:
@@ -326,18 +333,19 @@ def cold_start(plan: Plan, results: Results) -> None:
                                    what="pytest-xcom inspect")  # fmt: skip
 
     note = "Warm template cache; whole process from interpreter start; order rotates, ratio per round."
-    done = _alternating(plan, {name: one_test(switch) for name, switch in SWITCHES.items()}, plan.session_warmups)
-    results.rows.append(_switch_row(
-        "Cold start", "one-test session\n(bridge / none)",
-        f"`pytest -k {COLD_TEST}` (one test, cold process): ASGI bridge on vs off",
-        done, target=0.50, note=note))  # fmt: skip
-    if plan.quick:
-        return  # the inspect row is full mode only
-    done = _alternating(plan, {name: inspect(switch) for name, switch in SWITCHES.items()}, plan.session_warmups)
-    results.rows.append(_switch_row(
-        "Cold start", "pytest-xcom inspect\n(bridge / none)",
-        "`pytest-xcom inspect bench/suites/dags/prices.py` (cold process): with the ASGI bridge vs without",
-        done, target=0.50, note=note))  # fmt: skip
+    for lever, switches, meaning in COLD_START_LEVERS:
+        done = _alternating(plan, {name: one_test(switch) for name, switch in switches.items()}, plan.session_warmups)
+        results.rows.append(_switch_row(
+            "Cold start", f"one-test session\n({lever} / none)",
+            f"`pytest -k {COLD_TEST}` (one test, cold process): {meaning} on vs off",
+            done, target=0.50, note=note))  # fmt: skip
+        if plan.quick:
+            continue  # the inspect rows are full mode only
+        done = _alternating(plan, {name: inspect(switch) for name, switch in switches.items()}, plan.session_warmups)
+        results.rows.append(_switch_row(
+            "Cold start", f"pytest-xcom inspect\n({lever} / none)",
+            f"`pytest-xcom inspect bench/suites/dags/prices.py` (cold process): {meaning} on vs off",
+            done, target=0.50, note=note))  # fmt: skip
 
 
 def xdist(plan: Plan, results: Results) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pytest_xcom import gc_tuning
+
+gc_tuning.defer_collections()  # first: Airflow's imports below and the first run are the cold start
+
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +197,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SnapshotPlugin(config, update=update), SNAPSHOT_PLUGIN)
 
 
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    gc_tuning.end_startup()  # the first test, its DAG runs included, paid the cold start
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    gc_tuning.end_startup()
     reporter = config.pluginmanager.get_plugin("xcom-reporter")
     if reporter is not None:
         config.pluginmanager.unregister(reporter)
