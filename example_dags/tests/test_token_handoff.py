@@ -10,6 +10,11 @@ from pathlib import Path
 import pytest
 
 DAG_FILE = Path(__file__).parent.parent / "token_handoff.py"
+
+# The DAG imports airflow.decorators on purpose (it runs on Airflow 2 and 3). Airflow 3 warns about
+# that on every load; under xdist each warning also makes the controller import Airflow just to
+# rebuild the warning's class, seconds of CPU the workers need.
+pytestmark = pytest.mark.filterwarnings(r"ignore:The `airflow\.decorators\.:FutureWarning")
 AIRFLOW_2 = metadata.version("apache-airflow").startswith("2.")
 
 
