@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             progress("XCom backends: db, s3, gcs, azure, same DAG")
             sections.backends(plan, results)
         if "cold_start" in chosen:
-            progress("cold start: one-test session and pytest-xcom inspect, each lever (ASGI bridge, GC tuning) on and off")
+            progress("cold start: one-test session and pytest-xcom inspect, each start-up lever on and off")
             sections.cold_start(plan, results)
         if "sessions" in chosen:
             progress("pytest sessions")

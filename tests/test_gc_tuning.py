@@ -6,7 +6,6 @@ Each case runs pytest in a subprocess: this process imported the plugin long ago
 import gc
 
 import pytest
-
 from pytest_xcom import gc_tuning
 
 SESSION = """
