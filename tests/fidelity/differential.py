@@ -124,6 +124,9 @@ FIDELITY_CASES = [
          plain=("success", ("wait", None))),
     Case("i-mapped-task-group", "fidelity_mapped_group", FIDELITY_DAGS, "fidelity_mapped_group", load="module",
          plain=("success", ("per_item.label", None))),
+    # Its plain outcome depends on the Airflow release (3.3.2's transport fails the push): no fixed
+    # expectation, only agreement.
+    Case("j-non-ascii-key", "fidelity_unicode", FIDELITY_DAGS, "fidelity_unicode", load="module"),
 ]
 
 
