@@ -1,7 +1,7 @@
 """pytest-xcom's benchmark: every performance target of the design, measured side by side in one run.
 
     python bench/run.py              # full: 5 repeats (3 for scaling), up to 10,000 expansions, vs in-a-box
-    python bench/run.py --quick      # smoke test (< 3 minutes): 1 repeat, small sizes
+    python bench/run.py --quick      # smoke test (about 5 minutes on 2 cores): 1 repeat, small sizes
     python bench/run.py --repeat 9
     python bench/run.py --sections cold_start,xdist   # a subset (prints only, unless --output)
 
