@@ -149,14 +149,7 @@ class _Af2Interceptor:
 
         def clear(*args: Any, **kwargs: Any) -> Any:
             rows = guarded(interceptor.sink, "a clear", interceptor._rows_to_clear, kwargs) or []
-            token = read_context.set(("delete", True))
-            try:
-                result = original(*args, **kwargs)
-            finally:
-                read_context.reset(token)
-            for row in rows:
-                guarded(interceptor.sink, "a delete", interceptor._deleted, *row)
-            return result
+            return interceptor._deleting(rows, original, *args, **kwargs)
 
         return staticmethod(clear)
 
@@ -184,16 +177,20 @@ class _Af2Interceptor:
         def delete(cls: type, xcoms: Any, *args: Any, **kwargs: Any) -> Any:
             items = [xcoms] if hasattr(xcoms, "task_id") else list(xcoms)
             rows = [(x.task_id, x.map_index, x.key) for x in items]
-            token = read_context.set(("delete", True))
-            try:
-                result = original(items, *args, **kwargs)
-            finally:
-                read_context.reset(token)
-            for row in rows:
-                guarded(interceptor.sink, "a delete", interceptor._deleted, *row)
-            return result
+            return interceptor._deleting(rows, original, items, *args, **kwargs)
 
         return classmethod(delete)
+
+    def _deleting(self, rows: list[tuple[str, int, str]], call: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run ``call`` (a clear or delete of ``rows``) with reads marked as deletes, then record each row's delete."""
+        token = read_context.set(("delete", True))
+        try:
+            result = call(*args, **kwargs)
+        finally:
+            read_context.reset(token)
+        for row in rows:
+            guarded(self.sink, "a delete", self._deleted, *row)
+        return result
 
     def _deleted(self, task_id: str, map_index: int, key: str) -> None:
         by = _running.get() or ("", -1, 0)

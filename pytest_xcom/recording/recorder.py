@@ -33,6 +33,8 @@ class Recorder:
         self.failures: dict[tuple[str, int], str] = {}
         self.internal_errors: list[str] = []
         self._unseen: set[int] = set()  # indexes of pushes whose pushed object was not seen
+        # Offloaded pushes by their stored reference: a read is matched in one lookup, not a scan
+        self._by_reference: dict[str, XComPush] = {}
         self.trigger_xcoms: list[TriggerXComs] = []
         self._seq = itertools.count(1)
         # The default backend stores exactly the serde payload: no second serialization needed,
@@ -63,20 +65,21 @@ class Recorder:
         measured = measure_push(pushed if seen else None, stored, payload_is_stored=self._stores_payload or not seen)
         if not seen:
             self._unseen.add(len(self.pushes))  # the pushed object is what reads back, filled in after the run
-        self.pushes.append(
-            XComPush(
-                task_id=task_id,
-                map_index=map_index,
-                key=key,
-                value=None,  # read back after the run: see read_back_values
-                pushed=pushed if seen else None,
-                stored=stored,
-                type_name=type(pushed).__name__ if seen else "",
-                seq=next(self._seq),
-                **origin,
-                **measured,
-            )
+        push = XComPush(
+            task_id=task_id,
+            map_index=map_index,
+            key=key,
+            value=None,  # read back after the run: see read_back_values
+            pushed=pushed if seen else None,
+            stored=stored,
+            type_name=type(pushed).__name__ if seen else "",
+            seq=next(self._seq),
+            **origin,
+            **measured,
         )
+        self.pushes.append(push)
+        if push.offloaded and isinstance(stored, str):
+            self._by_reference[stored] = push
 
     def on_delete(self, *, by: Instance, task_id: str, map_index: int | None, key: str, purged: bool) -> None:
         self.deletes.append(
@@ -150,9 +153,9 @@ class Recorder:
         """
         if not isinstance(value, str) or not pull.found:
             return None
-        for push in reversed(self.pushes):
-            if pull.reads(push) and push.offloaded and push.stored == value and not _equal(value, push.pushed):
-                return value
+        push = self._by_reference.get(value)
+        if push is not None and pull.reads(push) and not _equal(value, push.pushed):
+            return value
         return None
 
     def on_task_end(self, *, task_id: str, map_index: int, state: str, error: BaseException | None) -> None:
@@ -183,13 +186,14 @@ class Recorder:
         read back, once; one replaced or deleted during the run is not.
         """
         standing = {id(push) for push in standing_pushes(self.pushes, self.deletes)}
+        references = {pull.received_reference for pull in self.pulls if pull.received_reference is not None}
         for index, push in enumerate(self.pushes):
             if self._stores_payload or id(push) in standing:
                 value, error = _read_back(self.backend, push.stored)
             else:
                 value, error = None, "replaced or deleted during the run before pytest-xcom read it back"
             pushed = value if index in self._unseen else push.pushed
-            got_reference = any(pull.received_reference == push.stored and pull.reads(push) for pull in self.pulls)
+            got_reference = isinstance(push.stored, str) and push.stored in references
             self.pushes[index] = dataclasses.replace(
                 push,
                 value=value,
