@@ -5,7 +5,6 @@ Each case runs pytest in a subprocess: this process imported the plugin long ago
 
 import gc
 
-import pytest
 from pytest_xcom import gc_tuning
 
 SESSION = """
@@ -53,8 +52,8 @@ def test_thresholds_a_test_sets_stand(user_tests):
     result.stdout.fnmatch_lines(["*SECOND 1234"])
 
 
-@pytest.mark.parametrize("preset", [(60_000, 10, 10)])
-def test_a_higher_threshold_is_never_lowered(monkeypatch, preset):
+def test_a_higher_threshold_is_never_lowered(monkeypatch):
+    preset = (60_000, 10, 10)
     saved = gc.get_threshold()
     monkeypatch.setattr(gc_tuning, "_saved", None)
     try:
