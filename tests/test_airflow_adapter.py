@@ -163,3 +163,59 @@ def test_a_run_records_the_same_with_and_without_the_asgi_bridge(user_tests):
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*SAME RECORD failed ?'broken', 'double', 'extract', 'inside_a_loop', 'total'?"])
+
+
+def _openapi_by_version(app):
+    from fastapi.openapi.utils import get_openapi
+
+    return {
+        str(version): get_openapi(title="x", version="x", routes=router.routes)
+        for version, router in dict.items(app.router.versioned_routers)
+    }
+
+
+@requires_airflow3("Airflow 2 has no execution API")
+def test_the_execution_api_serves_every_version_as_airflow_builds_it(monkeypatch, xcom):
+    """The harness's app generates the newest API version's routes first and the others when a
+    request asks for one: each version must end up exactly as Airflow's own app serves it."""
+    import httpx
+    from airflow.api_fastapi.execution_api.app import InProcessExecutionAPI
+    from pytest_xcom._airflow.api_versions import EAGER_ENV, builds_newest_version_first
+
+    monkeypatch.delenv(EAGER_ENV, raising=False)
+    ours, airflows = InProcessExecutionAPI(), InProcessExecutionAPI()
+    assert builds_newest_version_first(ours.app), "the lever should apply to Airflow's execution API app"
+    assert not builds_newest_version_first(ours.app), "a second call must not wrap the app again"
+    versions = [str(v.value) for v in ours.app.versions.versions]
+    newest, oldest = versions[0], versions[-1]
+
+    def served(api, version, path):
+        client = httpx.Client(transport=api.transport, base_url="http://in-process.invalid")
+        response = client.get(path, headers={"Airflow-API-Version": version})
+        return response.status_code, response.text
+
+    assert served(ours, newest, "/health") == served(airflows, newest, "/health")
+    # Through the app's dependency overrides (Airflow's in-process auth bypass) to the DB and back.
+    assert served(ours, newest, "/variables/no_such_variable") == served(airflows, newest, "/variables/no_such_variable")
+    assert served(ours, newest, "/variables/no_such_variable")[0] == 404
+    built = {str(v) for v, router in dict.items(ours.app.router.versioned_routers) if router.routes}
+    assert built == {newest}, f"only the newest version should be generated so far, found {sorted(built)}"
+    assert _openapi_by_version(ours.app)[newest] == _openapi_by_version(airflows.app)[newest]
+
+    # A route Airflow keeps for older clients only: the older version's request builds them all.
+    old_route = "/dag-runs/some_dag/previous"
+    assert served(ours, oldest, old_route) == served(airflows, oldest, old_route)
+    assert _openapi_by_version(ours.app) == _openapi_by_version(airflows.app), (
+        "after a request of an older version every version must be served as Airflow builds it"
+    )
+
+
+@requires_airflow3("Airflow 2 has no execution API")
+def test_eager_api_versions_keeps_airflows_own_build(monkeypatch):
+    from airflow.api_fastapi.execution_api.app import InProcessExecutionAPI
+    from pytest_xcom._airflow.api_versions import EAGER_ENV, builds_newest_version_first
+
+    monkeypatch.setenv(EAGER_ENV, "1")
+    app = InProcessExecutionAPI().app
+    assert not builds_newest_version_first(app)
+    assert "_cadwyn_initialize" not in vars(app), "with the switch on, Cadwyn's own initialization must stay"

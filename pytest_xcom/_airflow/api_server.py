@@ -2,6 +2,8 @@
 
 - Airflow 3.0 to 3.2 build a new FastAPI/Cadwyn app for every task instance; the harness keeps one
   per process (as 3.3 does with ``lru_cache``).
+- Its app generates the routes of the newest API version first, the others when first asked for
+  (see api_versions).
 - Airflow 3.3: requests go to the app through :class:`~pytest_xcom._airflow.asgi_bridge.ASGIBridge`
   instead of Airflow's WSGI transport, when ``PYTEST_XCOM_ASGI_BRIDGE=1`` asks for it (see asgi_bridge).
 """
@@ -12,6 +14,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from pytest_xcom._airflow.api_versions import builds_newest_version_first
 from pytest_xcom._airflow.versions import before
 
 # (factory, bridged) -> the server handed to dag.test() in place of that factory's.
@@ -41,16 +44,16 @@ def in_process_api_server() -> Iterator[None]:
     from airflow.sdk.execution_time import supervisor
 
     factory = getattr(supervisor, "in_process_api_server", None)
-    cached_by_airflow = hasattr(factory, "cache_info")  # Airflow >= 3.3
     bridged = bridges_execution_api()
-    if factory is None or (cached_by_airflow and not bridged):
+    if factory is None:
         yield
         return
 
     def server() -> Any:
         key = (factory, bridged)
         if key not in _servers:
-            api = factory()
+            api = factory()  # Airflow >= 3.3 caches it itself: the same object every time
+            builds_newest_version_first(api.app)
             if bridged:
                 from pytest_xcom._airflow.asgi_bridge import BridgedAPI
 
