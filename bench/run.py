@@ -143,8 +143,9 @@ number is taken:
   Airflow's own WSGI transport, so every "vs plain" row compares with Airflow as shipped.
 - **Cold start**: whole processes from interpreter start, warm template cache: `pytest -k
   test_prices_are_pushed` in `bench/suites/xcom` (the edit-run loop) and (full mode) `pytest-xcom
-  inspect bench/suites/dags/prices.py`, with and without the bridge (an environment switch),
-  alternating, ratio per round.
+  inspect bench/suites/dags/prices.py`, with every default start-up lever (GC tuning, newest
+  API version first) against none, then each lever on and off (environment switches; the bridge
+  too), alternating, ratio per round. Quick mode measures the one-test row with all levers only.
 - **Example suite, xdist** (full mode): `pytest example_dags -n 2` against the same suite serially,
   alternating whole processes; the target (-n 2 at least 1.6x faster) is a ratio of at most 0.625.
 - **Fresh migrated DB**: the harness's warm-cache reset (closing the previous run's connections

@@ -219,3 +219,15 @@ def test_eager_api_versions_keeps_airflows_own_build(monkeypatch):
     app = InProcessExecutionAPI().app
     assert not builds_newest_version_first(app)
     assert "_cadwyn_initialize" not in vars(app), "with the switch on, Cadwyn's own initialization must stay"
+
+
+def test_the_schema_fingerprint_names_what_a_full_metadata_scan_finds():
+    """The template cache key skips distributions by their directory name; it must still find every
+    Airflow distribution and SQLAlchemy that reading each distribution's metadata finds."""
+    slow = set()
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name.startswith("apache-airflow") or name == "sqlalchemy":
+            slow.add(f"{name}=={dist.version}")
+    assert versions.schema_fingerprint() == ";".join(sorted(slow))
+    assert any(part.startswith("sqlalchemy==") for part in slow), slow
