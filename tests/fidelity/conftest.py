@@ -48,10 +48,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _plain_runs(session.config).launch(needed)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     runs = session.config.stash.get(_PLAIN_RUNS, None)
     if runs is not None:
-        runs.close()
+        runs.close(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
 
 
 @pytest.fixture(scope="session")

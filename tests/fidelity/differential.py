@@ -302,6 +302,9 @@ class PlainRuns:
         progress = self.root / group / "progress" / f"{case.dag_id}.json"
         early = not GROUPS[group].get("store")
         for _ in range(int(timeout / 0.1)):  # counted sleeps, not a clock (see _start)
+            # A DAG's own result first: how the rest of its group's process ended is not its business.
+            if early and progress.exists():
+                return json.loads(progress.read_text()), {}, self.root / group
             if final.exists():
                 result = json.loads(final.read_text())
                 if "failed" in result:
@@ -309,12 +312,19 @@ class PlainRuns:
                 if case.dag_id not in result["dags"]:
                     raise RuntimeError(f"plain run of group {group!r} has no result for {case.dag_id!r}")
                 return result["dags"][case.dag_id], result["store"], self.root / group
-            if early and progress.exists():
-                return json.loads(progress.read_text()), {}, self.root / group
             time.sleep(0.1)
         raise TimeoutError(f"the plain run of group {group!r} did not finish in {timeout} s ({self.root})")
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
+        """Let the plain runs this process started finish, unless the session was interrupted.
+
+        Under xdist another worker may still wait for a group this one started (and a Redis group's
+        store lives in this process): killing it at this worker's end failed that worker's tests
+        with "plain_runner exited with -9". The watchdog still ends a run after PLAIN_TIMEOUT.
+        """
+        if not interrupted:
+            for thread in self._threads:
+                thread.join()
         for proc in self._procs:
             if proc.poll() is None:
                 proc.kill()  # only processes this object started, by their handle
