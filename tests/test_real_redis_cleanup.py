@@ -80,3 +80,29 @@ def test_only_keys_the_tests_clients_wrote_are_undone_even_with_concurrent_write
     assert real_redis.get("other:preexisting") == b"keep"
     assert real_redis.get("ttl:key") == b"old" and real_redis.pttl("ttl:key") > 0
     assert sorted(int(k.split(b":")[1]) for k in real_redis.keys("concurrent:*")) == list(range(40))
+
+
+def test_redis_asyncio_clients_are_refused_on_a_real_server_with_a_clear_error(pytester, real_redis):
+    """With --xcom-redis-url an async client's writes could not be undone: it must not reach the
+    server, and the error must say why and what to do."""
+    real_redis.set("keep", "old")
+    pytester.makepyfile(
+        test_async="""
+        import asyncio, pytest, redis, redis.asyncio
+
+        def test_refused(xcom_redis):
+            async def write():
+                client = redis.asyncio.Redis(host="anything", port=1)
+                await client.set("keep", "changed by an async client")
+
+            with pytest.raises(redis.ConnectionError) as caught:
+                asyncio.run(write())
+            print("REFUSED:", caught.value)
+            redis.Redis(host="anything").set("mine", 1)        # sync clients still reach it, undone after
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider", "-s", f"--xcom-redis-url={URL}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*REFUSED: pytest-xcom: redis.asyncio clients are not routed to a real Redis*"])
+    assert real_redis.get("keep") == b"old"
+    assert real_redis.get("mine") is None

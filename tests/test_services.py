@@ -162,6 +162,69 @@ def test_clients_made_in_an_earlier_test_reach_this_tests_fake(user_tests):
             real.delete(*leaked)
 
 
+def test_redis_asyncio_clients_reach_this_tests_fake_never_the_real_server(user_tests):
+    """redis.asyncio clients, made in task code or at import before any test, get the test's fakeredis
+    server (the keyspace sync clients and xcom_redis see), whatever host they name."""
+    import redis
+
+    real = redis.Redis(host="127.0.0.1", port=6379)  # verification only, outside any routed test
+    prefix = f"pytest-xcom-{uuid.uuid4().hex[:8]}"
+    try:
+        result = user_tests(
+            """
+            import asyncio
+            import redis.asyncio
+            from airflow_compat import dag, task
+
+            PREFIX = "@KEYS@"
+            EARLY = redis.asyncio.Redis(host="localhost", port=6379)  # made at import
+
+            @dag(schedule=None)
+            def async_cache():
+                @task
+                def write():
+                    async def go():
+                        client = redis.asyncio.Redis.from_url("redis://cache.internal:6379/0")
+                        await client.set(f"{PREFIX}:task", "from a task")
+                        await client.aclose()
+                    asyncio.run(go())
+
+                write()
+
+            def test_async_clients(xcom, xcom_redis):
+                xcom.run(async_cache()).assert_succeeded()
+                assert xcom_redis.get(f"{PREFIX}:task") == b"from a task"
+
+                async def early():
+                    await EARLY.set(f"{PREFIX}:early", "at import")
+                    return await EARLY.get(f"{PREFIX}:task")
+
+                assert asyncio.run(early()) == b"from a task"  # the same fake server
+                assert xcom_redis.get(f"{PREFIX}:early") == b"at import"
+                print("ASYNC KEYS", sorted(k.decode() for k in xcom_redis.keys(f"{PREFIX}:*")))
+
+            def test_the_next_test_starts_empty(xcom_redis):
+                async def look():
+                    return await EARLY.keys(f"{PREFIX}:*")
+
+                assert asyncio.run(look()) == []
+
+            def test_outside_a_test_the_early_client_names_its_own_host_again():
+                pool = EARLY.connection_pool
+                assert pool.connection_class is redis.asyncio.Connection
+                assert pool.connection_kwargs["host"] == "localhost" and "server" not in pool.connection_kwargs
+            """.replace("@KEYS@", prefix),
+            "-s",
+        )
+        result.assert_outcomes(passed=3)
+        result.stdout.fnmatch_lines([f"ASYNC KEYS ['{prefix}:early', '{prefix}:task']"])
+        assert real.keys(f"{prefix}*") == [], "a redis.asyncio client reached the real Redis"
+    finally:
+        leaked = real.keys(f"{prefix}*")
+        if leaked:
+            real.delete(*leaked)
+
+
 DEFAULT_CONNECTIONS_DAG = """
 import json
 from airflow_compat import dag, task

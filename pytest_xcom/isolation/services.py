@@ -291,12 +291,13 @@ class MockedServices:
 
     def _redis_routing(self, undo: RedisUndoLog | None) -> contextlib.AbstractContextManager[None]:
         try:
+            from pytest_xcom.isolation.redis_async_routing import async_redis_routed_to
             from pytest_xcom.isolation.redis_routing import redis_routed_to
         except ImportError:  # no redis client installed: nothing can reach a Redis server
             return contextlib.nullcontext()
-        if undo is None:
-            return redis_routed_to(self._redis_server, self.real.redis_url)
-        return redis_routed_to(self._redis_server, self.real.redis_url, undo.connection_class())
+        connection_class = () if undo is None else (undo.connection_class(),)
+        sync_routing = redis_routed_to(self._redis_server, self.real.redis_url, *connection_class)
+        return _together(sync_routing, async_redis_routed_to(self._redis_server, self.real.redis_url))
 
     def redis_client(self) -> XComRedis:
         """A client on database 0 of the server Redis clients reach (``.db(n)`` for the others)."""
@@ -312,3 +313,11 @@ class MockedServices:
 
             self.redis_server = fakeredis.FakeServer()
         return self.redis_server
+
+
+@contextlib.contextmanager
+def _together(*managers: contextlib.AbstractContextManager[None]) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for manager in managers:
+            stack.enter_context(manager)
+        yield
