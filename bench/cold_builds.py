@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+import procs
+from stats import Summary, ratios
+
 COMMANDS = {
     "one-test session": ["-m", "pytest", "bench/suites/xcom", "-k", "test_prices_are_pushed", "-q",
                          "-p", "no:randomly"],  # fmt: skip
@@ -29,22 +27,9 @@ COMMANDS = {
 }
 
 
-def timed(src: Path, args: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one whole process run from ``src`` with its ``pytest_xcom`` first."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XCOM")}
-    env["PYTHONPATH"] = str(src)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, *args], cwd=src, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed in {src} (exit {done.returncode}):\n{done.stdout[-2000:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
-def _spread(values: list[float]) -> str:
-    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+def timed(src: Path, what: str, args: list[str]) -> procs.Finished:
+    """One whole process run from ``src`` with its ``pytest_xcom`` first on the path."""
+    return procs.timed([sys.executable, *args], env=procs.clean_env(PYTHONPATH=str(src)), cwd=src, what=what)
 
 
 def main() -> None:
@@ -54,20 +39,21 @@ def main() -> None:
     options = parser.parse_args()
     if not (options.baseline_src / "pytest_xcom" / "__init__.py").is_file():
         raise SystemExit(f"{options.baseline_src} is not a pytest-xcom checkout (no pytest_xcom/__init__.py)")
-    builds = {"old": options.baseline_src.resolve(), "new": REPO}
+    builds = {"old": options.baseline_src.resolve(), "new": procs.REPO}
     print(f"load average {os.getloadavg()[0]:.2f}; old = {builds['old']}, new = {builds['new']}")
     for what, args in COMMANDS.items():
-        times: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
+        runs: dict[str, list[procs.Finished]] = {"old": [], "new": []}
         for round_index in range(options.repeat + 1):
             for name in ("old", "new") if round_index % 2 == 0 else ("new", "old"):
-                measured = timed(builds[name], args)
+                finished = timed(builds[name], what, args)
                 if round_index:  # the first round warms caches
-                    times[name].append(measured)
-        wall = [new[0] / old[0] for new, old in zip(times["new"], times["old"], strict=True)]
-        cpu = [new[1] / old[1] for new, old in zip(times["new"], times["old"], strict=True)]
-        print(f"{what}: new {statistics.median(t[0] for t in times['new']):.2f} s, "
-              f"old {statistics.median(t[0] for t in times['old']):.2f} s wall; "
-              f"ratio new/old wall {_spread(wall)}, CPU {_spread(cpu)}")  # fmt: skip
+                    runs[name].append(finished)
+        new, old = runs["new"], runs["old"]
+        wall = Summary.of(ratios([f.seconds for f in new], [f.seconds for f in old]))
+        cpu = Summary.of(ratios([f.cpu_seconds for f in new], [f.cpu_seconds for f in old]))
+        print(f"{what}: new {Summary.of([f.seconds for f in new]).format(' s')}, "
+              f"old {Summary.of([f.seconds for f in old]).format(' s')} wall; "
+              f"ratio new/old wall {wall.format(digits=3)}, CPU {cpu.format(digits=3)}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ def _initialize_newest_version(app: Any) -> None:
     except Exception:
         # Whatever Cadwyn objects to here, its own build of every version decides: the same
         # error, or the same app, as without the harness.
-        app._cadwyn_initialize = lambda: type(app)._cadwyn_initialize(app)
+        del app._cadwyn_initialize  # Cadwyn's own method again
         app._cadwyn_initialize()
         return
     app._add_versioned_routers(generated.endpoints[newest], version=newest)

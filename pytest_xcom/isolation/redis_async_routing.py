@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis.asyncio
 import redis.exceptions
 
-from pytest_xcom.isolation.redis_routing import _HOME, _ROUTE, _SOCKET_ONLY_OPTIONS, database_index
+from pytest_xcom.isolation.redis_routing import _SOCKET_ONLY_OPTIONS, PoolSwitch, database_index
 
 REFUSED = (
     "pytest-xcom: redis.asyncio clients are not routed to a real Redis server (--xcom-redis-url): "
@@ -47,9 +46,6 @@ def async_redis_routed_to(fake_server: Callable[[], Any], real_url: str | None) 
     it for a connection (its old connections are closed first); every switched pool goes back to
     its own host and port afterwards.
     """
-    token = object()
-    lock = threading.RLock()
-    switched: list[Any] = []
 
     def routed(connection_class: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         kwargs = {k: v for k, v in kwargs.items() if not k.startswith(_SOCKET_ONLY_OPTIONS)}
@@ -59,29 +55,20 @@ def async_redis_routed_to(fake_server: Callable[[], Any], real_url: str | None) 
         kwargs.setdefault("server", fake_server())
         return _fake_connection_class(), kwargs
 
-    def switch_over(pool: Any) -> None:
-        with lock:
-            if getattr(pool, _ROUTE, None) is token:
-                return
-            home = getattr(pool, _HOME, None) or (pool.connection_class, dict(pool.connection_kwargs))
-            pool.connection_class, pool.connection_kwargs = routed(*home)
-            pool.reset()
-            setattr(pool, _HOME, home)
-            setattr(pool, _ROUTE, token)
-            switched.append(pool)
+    pools = PoolSwitch(routed)  # an asyncio pool's disconnect is awaited below, before switching
 
     original_init = redis.asyncio.ConnectionPool.__init__
 
     def routed_init(pool: Any, *args: Any, **kwargs: Any) -> None:
         original_init(pool, *args, **kwargs)
-        switch_over(pool)
+        pools.switch_over(pool)
 
     def wrap_get_connection(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         async def get_connection(pool: Any, *args: Any, **kwargs: Any) -> Any:
-            if getattr(pool, _ROUTE, None) is not token:
+            if not pools.routes(pool):
                 await pool.disconnect()  # connections of what it named before this test
-                switch_over(pool)
+                pools.switch_over(pool)
             return await original(pool, *args, **kwargs)
 
         return get_connection
@@ -101,9 +88,4 @@ def async_redis_routed_to(fake_server: Callable[[], Any], real_url: str | None) 
         redis.asyncio.ConnectionPool.__init__ = original_init  # type: ignore[method-assign]
         for cls, original in originals.items():
             cls.get_connection = original  # type: ignore[method-assign]
-        for pool in reversed(switched):
-            # Fake connections hold no socket: dropping them is closing them.
-            pool.connection_class, pool.connection_kwargs = getattr(pool, _HOME)
-            pool.reset()
-            delattr(pool, _HOME)
-            setattr(pool, _ROUTE, None)
+        pools.restore()  # fake connections hold no socket: dropping them is closing them

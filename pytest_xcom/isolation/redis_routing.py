@@ -90,6 +90,51 @@ _ROUTE = "_pytest_xcom_route"  # on pools and connections: the routing they foll
 _HOME = "_pytest_xcom_home"  # on pools: the connection class and options they had before
 
 
+class PoolSwitch:
+    """The pools one test's routing switched over, and how to put each back afterwards.
+
+    ``routed(connection_class, kwargs)`` gives a pool's connection class and options for this test
+    from the ones it had before (its home). ``disconnect`` closes a pool's live connections: given
+    for sync pools; an asyncio pool's is awaited by the caller before it switches the pool.
+    """
+
+    def __init__(
+        self, routed: Callable[[Any, dict[str, Any]], tuple[Any, dict[str, Any]]],
+        disconnect: Callable[[Any], object] | None = None,
+    ) -> None:  # fmt: skip
+        self.token = object()  # marks the pools and connections that reach this test's server
+        self.lock = threading.RLock()
+        self._routed = routed
+        self._disconnect = disconnect
+        self._switched: list[Any] = []
+
+    def routes(self, pool_or_connection: Any) -> bool:
+        return getattr(pool_or_connection, _ROUTE, None) is self.token
+
+    def switch_over(self, pool: Any) -> None:
+        with self.lock:
+            if self.routes(pool):
+                return
+            # A pool made during an earlier test still has that test's routing and its home.
+            home = getattr(pool, _HOME, None) or (pool.connection_class, dict(pool.connection_kwargs))
+            if self._disconnect is not None:
+                self._disconnect(pool)
+            pool.connection_class, pool.connection_kwargs = self._routed(*home)
+            pool.reset()
+            setattr(pool, _HOME, home)
+            setattr(pool, _ROUTE, self.token)
+            self._switched.append(pool)
+
+    def restore(self) -> None:
+        for pool in reversed(self._switched):
+            if self._disconnect is not None:
+                self._disconnect(pool)
+            pool.connection_class, pool.connection_kwargs = getattr(pool, _HOME)
+            pool.reset()
+            delattr(pool, _HOME)
+            setattr(pool, _ROUTE, None)
+
+
 @contextlib.contextmanager
 def redis_routed_to(
     fake_server: Callable[[], Any], real_url: str | None, real_connection: type[redis.Connection] = redis.Connection
@@ -103,8 +148,6 @@ def redis_routed_to(
     and its own back afterwards.
     """
     real = _real_redis_options(real_url)
-    token = object()  # marks the pools and connections that reach this test's server
-    lock = threading.RLock()
 
     def routed(connection_class: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         kwargs = {k: v for k, v in kwargs.items() if not k.startswith(_SOCKET_ONLY_OPTIONS)}
@@ -117,28 +160,15 @@ def redis_routed_to(
         # Imported with the first pool: a test that makes no Redis client does not pay for fakeredis.
         return fake_connection_class(), kwargs
 
-    switched: list[Any] = []
+    pools = PoolSwitch(routed, disconnect=lambda pool: pool.disconnect())
     rebound: list[tuple[Any, Any]] = []
-
-    def switch_over(pool: Any) -> None:
-        with lock:
-            if getattr(pool, _ROUTE, None) is token:
-                return
-            # A pool made during an earlier test still has that test's routing and its home.
-            home = getattr(pool, _HOME, None) or (pool.connection_class, pool.connection_kwargs)
-            pool.disconnect()
-            pool.connection_class, pool.connection_kwargs = routed(*home)
-            pool.reset()
-            setattr(pool, _HOME, home)
-            setattr(pool, _ROUTE, token)
-            switched.append(pool)
 
     def rebind(client: Any) -> None:
         """A single-connection client's connection, from before the test: one of this test's instead."""
         held = getattr(client, "connection", None)
-        if held is None or getattr(held, _ROUTE, None) is token:
+        if held is None or pools.routes(held):
             return
-        with lock:
+        with pools.lock:
             if client.connection is held:
                 client.connection = client.connection_pool.get_connection()
                 rebound.append((client, held))
@@ -147,15 +177,15 @@ def redis_routed_to(
 
     def routed_init(pool: Any, *args: Any, **kwargs: Any) -> None:
         original_init(pool, *args, **kwargs)
-        switch_over(pool)
+        pools.switch_over(pool)
 
     def wrap_get_connection(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def get_connection(pool: Any, *args: Any, **kwargs: Any) -> Any:
-            switch_over(pool)
+            pools.switch_over(pool)
             connection = original(pool, *args, **kwargs)
             with contextlib.suppress(AttributeError):
-                setattr(connection, _ROUTE, token)
+                setattr(connection, _ROUTE, pools.token)
             return connection
 
         return get_connection
@@ -182,11 +212,6 @@ def redis_routed_to(
         redis.Redis.execute_command = original_execute  # type: ignore[method-assign]
         for cls, original in originals.items():
             cls.get_connection = original  # type: ignore[method-assign]
-        for pool in reversed(switched):
-            pool.disconnect()
-            pool.connection_class, pool.connection_kwargs = getattr(pool, _HOME)
-            pool.reset()
-            delattr(pool, _HOME)
-            setattr(pool, _ROUTE, None)
+        pools.restore()
         for client, held in reversed(rebound):
             client.connection = held
