@@ -24,7 +24,7 @@ from pytest_xcom.errors import (
     XComTypeError,
     XComValueError,
 )
-from pytest_xcom.record import Expansion, Pushes, XComDelete, XComPull, XComPush, XComRun
+from pytest_xcom.record import Expansion, Pushes, XComDelete, XComLoop, XComPull, XComPush, XComRun
 from pytest_xcom.record.given import Given
 from pytest_xcom.sizes import PRESETS, parse_size
 from pytest_xcom.version import __version__
@@ -80,6 +80,7 @@ __all__ = [
     "XComGCS",
     "XComHarness",
     "XComLookupError",
+    "XComLoop",
     "XComPull",
     "XComPush",
     "XComRun",

@@ -11,9 +11,9 @@ from typing import Any
 from unittest.mock import ANY
 
 from pytest_xcom.errors import NoRunError
-from pytest_xcom.record.events import RETURN_KEY, TriggerXComs, XComDelete, XComPull, XComPush
+from pytest_xcom.record.events import RETURN_KEY, Attempts, TriggerXComs, XComDelete, XComPull, XComPush
 from pytest_xcom.record.run import XComRun
-from pytest_xcom.record.views import Expansion, Pushes
+from pytest_xcom.record.views import Expansion, Pushes, XComLoop
 from pytest_xcom.sizes import SizeLike
 
 
@@ -106,16 +106,43 @@ class LastRunQueries:
     def marked_success(self) -> tuple[str, ...]:
         return self.last_run.marked_success
 
+    @property
+    def loops(self) -> dict[str, dict[str, Any]]:
+        return self.last_run.loops
+
+    @property
+    def current_attempts(self) -> Attempts:
+        return self.last_run.current_attempts
+
     def events(self) -> list[XComPush | XComPull | XComDelete]:
         """Every push, read and delete of every attempt, in the order they happened."""
         return self.last_run.events()
 
     def history(
-        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
     ) -> list[XComPush | XComDelete]:
-        """That XCom's pushes and deletes, in order, across every attempt (``try_number`` on each)."""
+        """That XCom's pushes and deletes, in order, across every attempt (``try_number`` on each)
+        and every loop iteration (``iteration`` on each; ``iteration=`` keeps one)."""
         __tracebackhide__ = True
-        return self.last_run.history(task_id, key, map_index=map_index)
+        return self.last_run.history(task_id, key, map_index=map_index, iteration=iteration)
+
+    def loop_of(self, task_id: str) -> str | None:
+        """The id of the task loop ``task_id`` runs in, or None."""
+        return self.last_run.loop_of(task_id)
+
+    def iterations_of(self, task_id: str) -> int:
+        """How many loop iterations ``task_id`` has task instances in (0 outside loops)."""
+        return self.last_run.iterations_of(task_id)
+
+    def loop(self, group_id: str) -> XComLoop:
+        """How the task loop ``group_id`` ran: iterations, the terminal task's values, the gate's decisions."""
+        __tracebackhide__ = True
+        return self.last_run.loop(group_id)
+
+    def assert_iterations(self, group_id: str, count: int) -> None:
+        """The task loop ``group_id`` ran exactly ``count`` iterations."""
+        __tracebackhide__ = True
+        return self.last_run.assert_iterations(group_id, count)
 
     def assert_round_trip(self, *, task_id: str | None = None) -> None:
         """Every standing XCom (of that task) reaches its readers equal to what was pushed."""
@@ -130,13 +157,19 @@ class LastRunQueries:
         """The last push per (task, map index, key): what the metadata DB holds after the run."""
         return self.last_run.effective_pushes()
 
-    def pushed_by(self, task_id: str, *, map_index: int | None = None) -> Pushes:
+    def pushed_by(self, task_id: str, *, map_index: int | None = None, iteration: int | None = None) -> Pushes:
+        """The XComs that task stands with at the end of the run (every map index when None; the
+        last loop iteration when ``iteration`` is None for a task inside a loop)."""
         __tracebackhide__ = True
-        return self.last_run.pushed_by(task_id, map_index=map_index)
+        return self.last_run.pushed_by(task_id, map_index=map_index, iteration=iteration)
 
-    def pulled_by(self, task_id: str, *, map_index: int | None = None) -> list[XComPull]:
+    def pulled_by(
+        self, task_id: str, *, map_index: int | None = None, iteration: int | None = None
+    ) -> list[XComPull]:
+        """The reads of that task (every map index when None; the last loop iteration when
+        ``iteration`` is None for a task inside a loop), in order, across attempts."""
         __tracebackhide__ = True
-        return self.last_run.pulled_by(task_id, map_index=map_index)
+        return self.last_run.pulled_by(task_id, map_index=map_index, iteration=iteration)
 
     def reads_of(self, push: XComPush) -> list[XComPull]:
         """Every read that found ``push``."""
@@ -163,24 +196,32 @@ class LastRunQueries:
         __tracebackhide__ = True
         return self.last_run.consumer_instances(task_id, key)
 
-    def value(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> Any:
-        """The value; for a mapped task with map_index=None, the values ordered by map_index."""
+    def value(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
+    ) -> Any:
+        """The value; for a mapped task with map_index=None, the values ordered by map_index; for a
+        task inside a loop, of the last iteration unless ``iteration`` says which."""
         __tracebackhide__ = True
-        return self.last_run.value(task_id, key, map_index=map_index)
+        return self.last_run.value(task_id, key, map_index=map_index, iteration=iteration)
 
-    def size(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> int:
+    def size(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
+    ) -> int:
         """Serialized bytes (summed over map indexes for a mapped task with map_index=None)."""
         __tracebackhide__ = True
-        return self.last_run.size(task_id, key, map_index=map_index)
+        return self.last_run.size(task_id, key, map_index=map_index, iteration=iteration)
 
-    def stored_size(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> int:
+    def stored_size(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
+    ) -> int:
         """Bytes the metadata DB row holds (summed over map indexes when map_index=None)."""
         __tracebackhide__ = True
-        return self.last_run.stored_size(task_id, key, map_index=map_index)
+        return self.last_run.stored_size(task_id, key, map_index=map_index, iteration=iteration)
 
-    def expansions(self, task_id: str) -> Expansion:
+    def expansions(self, task_id: str, *, iteration: int | None = None) -> Expansion:
+        """How a mapped task expanded (inside a loop: in the last iteration unless ``iteration`` says which)."""
         __tracebackhide__ = True
-        return self.last_run.expansions(task_id)
+        return self.last_run.expansions(task_id, iteration=iteration)
 
     def manifest(self) -> dict[str, Any]:
         """A JSON-ready, deterministic description of the XCom traffic (what snapshots compare)."""
@@ -195,10 +236,16 @@ class LastRunQueries:
         return self.last_run.assert_succeeded()
 
     def assert_pushed(
-        self, task_id: str, key: str = RETURN_KEY, value: Any = ANY, *, map_index: int | None = None
+        self,
+        task_id: str,
+        key: str = RETURN_KEY,
+        value: Any = ANY,
+        *,
+        map_index: int | None = None,
+        iteration: int | None = None,
     ) -> None:
         __tracebackhide__ = True
-        return self.last_run.assert_pushed(task_id, key, value, map_index=map_index)
+        return self.last_run.assert_pushed(task_id, key, value, map_index=map_index, iteration=iteration)
 
     def assert_not_pushed(self, task_id: str, key: str | None = None) -> None:
         __tracebackhide__ = True
@@ -229,14 +276,18 @@ class LastRunQueries:
         __tracebackhide__ = True
         return self.last_run.assert_no_implicit_pulls()
 
-    def assert_expanded(self, task_id: str, count: int) -> None:
+    def assert_expanded(self, task_id: str, count: int, *, iteration: int | None = None) -> None:
         __tracebackhide__ = True
-        return self.last_run.assert_expanded(task_id, count)
+        return self.last_run.assert_expanded(task_id, count, iteration=iteration)
 
-    def assert_offloaded(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> None:
+    def assert_offloaded(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
+    ) -> None:
         __tracebackhide__ = True
-        return self.last_run.assert_offloaded(task_id, key, map_index=map_index)
+        return self.last_run.assert_offloaded(task_id, key, map_index=map_index, iteration=iteration)
 
-    def assert_inline(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> None:
+    def assert_inline(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
+    ) -> None:
         __tracebackhide__ = True
-        return self.last_run.assert_inline(task_id, key, map_index=map_index)
+        return self.last_run.assert_inline(task_id, key, map_index=map_index, iteration=iteration)

@@ -11,7 +11,9 @@ from importlib import metadata
 import pytest
 from packaging.version import Version
 
-AIRFLOW2 = Version(metadata.version("apache-airflow")).major < 3
+AIRFLOW_VERSION = Version(Version(metadata.version("apache-airflow")).base_version)
+AIRFLOW2 = AIRFLOW_VERSION.major < 3
+TASK_LOOPS = AIRFLOW_VERSION >= Version("3.4")  # @task_group(...).loop(...), per-attempt XComs
 
 if AIRFLOW2:
     from airflow.decorators import dag, task, task_group
@@ -23,7 +25,7 @@ else:
     from airflow.sdk import DAG, BaseOperator, dag, task, task_group
     from airflow.sdk.bases.xcom import BaseXCom
 
-__all__ = ["AIRFLOW2", "DAG", "BaseOperator", "BaseXCom", "XComModel", "dag", "requires_airflow3", "task", "task_group", "xcom_holders"]
+__all__ = ["AIRFLOW2", "TASK_LOOPS", "requires_task_loops", "DAG", "BaseOperator", "BaseXCom", "XComModel", "dag", "requires_airflow3", "task", "task_group", "xcom_holders"]
 
 
 def requires_airflow3(reason: str) -> pytest.MarkDecorator:
@@ -33,6 +35,11 @@ def requires_airflow3(reason: str) -> pytest.MarkDecorator:
     whole-suite run ``from conftest import`` finds whichever was imported first.
     """
     return pytest.mark.skipif(AIRFLOW2, reason=f"not on Airflow 2: {reason}")
+
+
+def requires_task_loops() -> pytest.MarkDecorator:
+    """Skip before Airflow 3.4, which brought task loops and per-attempt XComs."""
+    return pytest.mark.skipif(not TASK_LOOPS, reason=f"task loops need Airflow 3.4 (this is {AIRFLOW_VERSION})")
 
 
 def xcom_holders():

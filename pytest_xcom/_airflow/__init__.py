@@ -15,11 +15,12 @@ package alone. Importing it never imports Airflow: each function imports what it
 - ``storage``: the object-storage XCom backend
 - ``clock``: the frozen wall clock for task code
 - ``given``: partial runs (tasks marked success, XComs given by the test)
+- ``loops``: task loops (Airflow 3.4): loop groups, iterations, the gate's decision
 """
 
 from pytest_xcom._airflow.api_server import bridges_execution_api
 from pytest_xcom._airflow.clock import as_real_time, frozen_task_clock
-from pytest_xcom._airflow.config import config_restored
+from pytest_xcom._airflow.config import conf_vars, config_restored
 from pytest_xcom._airflow.dag_test import dag_registered_for_test, resuming_existing_dag_run, run_dag_test
 from pytest_xcom._airflow.dags import (
     airflow_pushed_xcoms,
@@ -45,6 +46,8 @@ from pytest_xcom._airflow.given import (
     unexpandable_mapped_tasks,
 )
 from pytest_xcom._airflow.intercept import NOT_SEEN, XComEventSink, intercepted
+from pytest_xcom._airflow.loops import LOOP_DECISION_REASON_KEY, LoopShape, loop_shapes
+from pytest_xcom._airflow.sink import Instance
 from pytest_xcom._airflow.storage import (
     clear_object_storage_caches,
     compression_supported,
@@ -56,21 +59,28 @@ from pytest_xcom._airflow.versions import (
     collapses_single_group_expansion,
     default_xcom_backend_path,
     dependency_problems,
+    hands_group_results_lazily,
     is_airflow2,
+    keeps_xcoms_per_attempt,
     pushes_none,
     schema_fingerprint,
 )
 from pytest_xcom._airflow.xcom import (
     base_xcom_class,
     deserialize_payload,
+    read_row,
     received_value,
     resolved_xcom_backend,
     serialize_payload,
     stored_row,
+    stores_serde_payload,
 )
 
 __all__ = [
     "GivenRow",
+    "Instance",
+    "LOOP_DECISION_REASON_KEY",
+    "LoopShape",
     "NOT_SEEN",
     "XComEventSink",
     "airflow_pushed_xcoms",
@@ -83,6 +93,7 @@ __all__ = [
     "clear_task_instances",
     "collapses_single_group_expansion",
     "compression_supported",
+    "conf_vars",
     "config_restored",
     "create_session",
     "dag_class",
@@ -93,6 +104,7 @@ __all__ = [
     "deserialize_payload",
     "dispose_engines",
     "frozen_task_clock",
+    "hands_group_results_lazily",
     "given_rows",
     "given_xcoms_written",
     "import_dag_file",
@@ -101,10 +113,13 @@ __all__ = [
     "is_airflow2",
     "is_airflow_frame",
     "is_mapped",
+    "keeps_xcoms_per_attempt",
+    "loop_shapes",
     "mark_success_pattern",
     "object_storage_backend",
     "object_storage_settings",
     "pushes_none",
+    "read_row",
     "received_value",
     "resolved_xcom_backend",
     "resuming_existing_dag_run",
@@ -112,6 +127,7 @@ __all__ = [
     "schema_fingerprint",
     "serialize_payload",
     "stored_row",
+    "stores_serde_payload",
     "task_instances",
     "unexpandable_mapped_tasks",
 ]

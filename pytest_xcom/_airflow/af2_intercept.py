@@ -39,7 +39,7 @@ from pytest_xcom._airflow.xcom import xcom_backend_replaced
 _running: contextvars.ContextVar[Instance | None] = contextvars.ContextVar("pytest_xcom_af2_running", default=None)
 
 def _instance(ti: Any) -> Instance:
-    return ti.task_id, ti.map_index, int(getattr(ti, "try_number", 1) or 1)
+    return Instance(ti.task_id, ti.map_index, int(getattr(ti, "try_number", 1) or 1))
 
 
 def _state(ti: Any) -> str:
@@ -86,7 +86,9 @@ class _Af2Interceptor:
         sink = self.sink
 
         def run_task(*, ti: Any, **kwargs: Any) -> Any:
-            token = _running.set(_instance(ti))
+            instance = _instance(ti)
+            token = _running.set(instance)
+            guarded(sink, "a task's start", sink.on_task_start, instance=instance)
             error: BaseException | None = None
             try:
                 return original(ti=ti, **kwargs)
@@ -95,9 +97,9 @@ class _Af2Interceptor:
                 raise
             finally:
                 _running.reset(token)
-                state = _state(ti)
-                guarded(sink, "a task's end", sink.on_task_end, task_id=ti.task_id, map_index=ti.map_index,
-                        state=state, error=error)
+                # Airflow 2 counts the attempt while it runs: the end names the attempt that ran.
+                ended = _instance(ti)
+                guarded(sink, "a task's end", sink.on_task_end, instance=ended, state=_state(ti), error=error)
 
         return run_task
 
@@ -130,7 +132,7 @@ class _Af2Interceptor:
         task_id, key = named["task_id"], named["key"]
         map_index = named.get("map_index", -1)
         pushed, raw = self._serialized.pop((task_id, map_index, key), (named.get("value"), None))
-        by = _running.get() or (task_id, map_index, 1)
+        by = _running.get() or Instance(task_id, map_index, 1)
         self.sink.on_push(by=by, task_id=task_id, map_index=map_index, key=key, stored=as_stored(raw), pushed=pushed)
 
     # -- deletes --------------------------------------------------------------------------------
@@ -193,7 +195,7 @@ class _Af2Interceptor:
         return result
 
     def _deleted(self, task_id: str, map_index: int, key: str) -> None:
-        by = _running.get() or ("", -1, 0)
+        by = _running.get() or Instance("", -1, 0)
         purged = (task_id, map_index, key) in self._purged
         self._purged.discard((task_id, map_index, key))
         self.sink.on_delete(by=by, task_id=task_id, map_index=map_index, key=key, purged=purged)

@@ -32,6 +32,21 @@ def bridges_execution_api() -> bool:
     return not before("3.3") and bridge_enabled()
 
 
+def api_event_loop() -> Any:
+    """The running event loop this process's in-process execution API serves requests on, or None.
+
+    Airflow's WSGI transport runs the app through a2wsgi on a loop of its own thread; connections of
+    the async engine (Airflow 3.4 checks every write's attempt with an async session) live there.
+    """
+    for api in _servers.values():
+        # Built on the first request of a task: every server kept here has served one.
+        transport = getattr(api, "transport", None)
+        loop = getattr(getattr(transport, "app", None), "loop", None)
+        if loop is not None and loop.is_running():
+            return loop
+    return None
+
+
 @contextlib.contextmanager
 def in_process_api_server() -> Iterator[None]:
     """While ``dag.test()`` runs, its tasks reach this process's one execution API server.

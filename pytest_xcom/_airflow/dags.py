@@ -116,9 +116,14 @@ def airflow_pushed_xcoms(dag: Any) -> frozenset[tuple[str, str]]:
 
     - SkipMixin operators (branches, short circuits) push ``skipmixin_key``;
     - a branch's return value is its decision (the task ids to follow), not data for a reader;
-    - ``multiple_outputs`` pushes the whole dict as ``return_value`` beside one XCom per key.
+    - ``multiple_outputs`` pushes the whole dict as ``return_value`` beside one XCom per key;
+    - a task loop's gate carries the ``LoopDecision`` reason (Airflow 3.4), which the server stores.
     """
-    found: set[tuple[str, str]] = set()
+    from pytest_xcom._airflow.loops import LOOP_DECISION_REASON_KEY, loop_shapes
+
+    found: set[tuple[str, str]] = {
+        (shape.gate_task_id, LOOP_DECISION_REASON_KEY) for shape in loop_shapes(dag).values() if shape.has_until
+    }
     for task_id, task in dag.task_dict.items():
         names = _class_names(task)
         if "SkipMixin" in names:

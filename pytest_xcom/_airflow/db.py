@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,23 @@ def dispose_engines() -> None:
         settings.engine.dispose()
     async_engine = getattr(settings, "async_engine", None)
     if async_engine is not None:
+        _dispose_async(async_engine)
+
+
+def _dispose_async(async_engine: Any) -> None:
+    """Close the async engine's connections on the event loop they were opened on.
+
+    Closing them synchronously (``sync_engine.dispose()``) makes aiosqlite raise ``MissingGreenlet``
+    for each pooled connection, which SQLAlchemy logs as an error: from Airflow 3.4 on, the in-process
+    execution API opens one for every write, so each test would log it.
+    """
+    from pytest_xcom._airflow.api_server import api_event_loop
+
+    loop = api_event_loop()
+    if loop is None:
         async_engine.sync_engine.dispose()
+        return
+    asyncio.run_coroutine_threadsafe(async_engine.dispose(), loop).result(timeout=60)
 
 
 def initdb() -> None:
@@ -51,21 +68,45 @@ def _quiet_loggers(*names: str) -> Iterator[None]:
             lg.setLevel(level)
 
 
-def task_instances(dag_id: str, run_id: str) -> list[tuple[str, int, str | None]]:
-    """(task_id, map_index, state) of every task instance of a run, straight from the DB."""
+def task_instances(dag: Any, run_id: str) -> list[tuple[str, int, int | None, str | None]]:
+    """(task_id, map_index, iteration, state) of every task instance of a run, straight from the DB.
+
+    ``iteration`` is the loop iteration of a task inside a task loop (Airflow 3.4), else None. From
+    Airflow 3.4 each attempt is a row of its own; Airflow's ORM shows the current attempts only.
+    """
     from airflow.models.taskinstance import TaskInstance
     from sqlalchemy import select
 
+    from pytest_xcom._airflow.loops import instance_iterations
+
+    regional = hasattr(TaskInstance, "region_id")
+    columns = [TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state]
+    if regional:
+        columns += [TaskInstance.region_id, TaskInstance.region_index]
     with create_session() as session:
         rows = session.execute(
-            select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
-                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
-            )
+            select(*columns).where(TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == run_id)
         ).all()
-    return [
-        (task_id, map_index, str(state.value if hasattr(state, "value") else state) if state else None)
-        for task_id, map_index, state in rows
-    ]
+        iterations = instance_iterations(dag, dag.dag_id, run_id, session) if regional else {}
+    found = []
+    for row in rows:
+        task_id, map_index, state = row[0], row[1], row[2]
+        iteration = iterations.get((row[3], row[4])) if regional else None
+        if iteration is not None and not _is_mapped_task(dag, task_id):
+            map_index = -1  # the column holds the region index: a loop task's iteration, not a map index
+        found.append((task_id, map_index, iteration, _state_text(state)))
+    return found
+
+
+def _is_mapped_task(dag: Any, task_id: str) -> bool:
+    from pytest_xcom._airflow.dags import is_mapped
+
+    task = dag.task_dict.get(task_id)
+    return task is not None and is_mapped(task)
+
+
+def _state_text(state: Any) -> str | None:
+    return str(state.value if hasattr(state, "value") else state) if state else None
 
 
 def dag_run_state(dag_run: Any) -> str:

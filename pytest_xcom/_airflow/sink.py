@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 # "argument" inside XComArg.resolve, ("explicit", task_ids_given) inside ti.xcom_pull,
 # ("delete", True) while the backend reads a row only to purge it.
@@ -13,16 +13,41 @@ read_context: contextvars.ContextVar[tuple[str, bool] | None] = contextvars.Cont
 
 NOT_SEEN: Any = object()  # the pushed object was not seen (the push bypassed serialize_value)
 
-Instance = tuple[str, int, int]  # (task_id, map_index, try_number) of a task instance
+
+class Instance(NamedTuple):
+    """A task instance attempt: who pushed, read or deleted an XCom.
+
+    ``iteration`` is the loop iteration (Airflow 3.4's ``loop.index``) of a task inside a task loop,
+    None elsewhere and before Airflow 3.4. A trigger run inline has no task instance: ("", -1, 0).
+    """
+
+    task_id: str
+    map_index: int
+    try_number: int
+    iteration: int | None = None
+
 
 
 class XComEventSink(Protocol):
     """What the interception reports to (the recorder). Its methods may raise: the interception
     hands any exception to ``on_internal_error`` instead of letting it reach task code."""
 
-    def on_push(self, *, by: Instance, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None: ...
+    def on_push(
+        self,
+        *,
+        by: Instance,
+        task_id: str,
+        map_index: int,
+        key: str,
+        stored: Any,
+        pushed: Any,
+        iteration: int | None = None,
+        source: str = "task",
+    ) -> None: ...
 
-    def on_delete(self, *, by: Instance, task_id: str, map_index: int | None, key: str, purged: bool) -> None: ...
+    def on_delete(
+        self, *, by: Instance, task_id: str, map_index: int | None, key: str, purged: bool, iteration: int | None = None
+    ) -> None: ...
 
     def on_read(
         self,
@@ -36,13 +61,17 @@ class XComEventSink(Protocol):
         kind: str,
         task_ids_explicit: bool,
         include_prior_dates: bool,
+        source_iteration: int | None = None,
+        previous_iteration: bool = False,
     ) -> None: ...
 
     def read_count(self) -> int: ...
 
     def on_received(self, first_read: int, value: Any) -> None: ...
 
-    def on_task_end(self, *, task_id: str, map_index: int, state: str, error: BaseException | None) -> None: ...
+    def on_task_start(self, *, instance: Instance) -> None: ...
+
+    def on_task_end(self, *, instance: Instance, state: str, error: BaseException | None) -> None: ...
 
     def on_internal_error(self, where: str, error: Exception) -> None: ...
 

@@ -109,6 +109,26 @@ def collapses_single_group_expansion() -> bool:
     return Version("3.2.0") <= Version(airflow_version()) <= Version("3.3.2")
 
 
+def keeps_xcoms_per_attempt() -> bool:
+    """Whether each attempt of a task instance keeps its own XComs (Airflow 3.4: ``xcom_v2``).
+
+    Before 3.4 an attempt starts by deleting its task instance's XComs (the execution API sends the
+    keys to clear); from 3.4 each attempt is a task-instance row of its own, an earlier attempt's
+    XComs stay with it, and readers see the current attempt's.
+    """
+    return not is_airflow2() and not before("3.4")
+
+
+def hands_group_results_lazily() -> bool:
+    """Whether an unmapped task reading a mapped task group's result gets a lazy sequence (Airflow 3.4).
+
+    Before 3.4 it gets the values themselves (a list, or on 3.2.0-3.3.2 a single bare value, see
+    :func:`collapses_single_group_expansion`); from 3.4 a ``LazyXComSequence`` that reads each item
+    when the task iterates it, as for a mapped task's result.
+    """
+    return not is_airflow2() and not before("3.4")
+
+
 def pushes_none() -> bool:
     """Whether ``ti.xcom_push(key, None)`` works: Airflow 3.0's execution API answers 422 ("Field required")."""
     return is_airflow2() or not before("3.1")  # Airflow 2 stores it as JSON null

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -41,14 +42,30 @@ def deserialize_payload(payload: Any) -> Any:
     return _serde().deserialize(payload)
 
 
+# Modules that import the resolved XCom class at their top: imported before re-pointing, so that a
+# module Airflow imports only once a run needs it (3.4's task-loop accessor) cannot keep the old class.
+_KNOWN_HOLDERS = (
+    "airflow.sdk.execution_time.xcom",
+    "airflow.sdk.execution_time.task_runner",
+    "airflow.sdk.execution_time.loop",  # Airflow 3.4: loop.previous / loop.result read through it
+)
+
+
 def _xcom_holders() -> list[ModuleType]:
-    """Modules that hold a reference to the resolved XCom backend class."""
+    """Modules that hold a reference to the resolved XCom backend class (``from ... import XCom``)."""
     if is_airflow2():
         return af2.xcom_holders()
-    from airflow.sdk.execution_time import task_runner
-    from airflow.sdk.execution_time import xcom as xcom_module
+    import importlib
 
-    return [xcom_module, task_runner]
+    for name in _KNOWN_HOLDERS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    resolved = sys.modules["airflow.sdk.execution_time.xcom"].XCom
+    return [
+        module
+        for name, module in list(sys.modules.items())
+        if name.startswith("airflow.") and vars(module).get("XCom") is resolved  # no module __getattr__ shims
+    ]
 
 
 @contextlib.contextmanager
@@ -91,7 +108,44 @@ class _StoredRow:
 
 
 def received_value(backend: type, stored: Any) -> Any:
-    """What a reader of a row holding ``stored`` receives: the backend's ``deserialize_value``."""
+    """What a reader of a row holding ``stored`` receives: the backend's ``load_value`` (Airflow 3.4's
+    ``_load`` picks it or the legacy ``deserialize_value``), or ``deserialize_value`` before 3.4."""
     if is_airflow2():  # the row holds bytes there
         stored = af2.as_row_value(stored)
+    if stores_through_store_hook(backend):
+        return backend._load(_StoredRow(stored))  # type: ignore[attr-defined]
     return backend.deserialize_value(_StoredRow(stored))  # type: ignore[attr-defined]
+
+
+def read_row(backend: type, row: Any) -> Any:
+    """What a reader gets from an XCom row object (``XComResult``): ``load_value`` or ``deserialize_value``."""
+    if stores_through_store_hook(backend):
+        return backend._load(row)  # type: ignore[attr-defined]
+    return backend.deserialize_value(row)  # type: ignore[attr-defined]
+
+
+def stores_through_store_hook(backend: type) -> bool:
+    """Whether Airflow stores this backend's pushes through ``BaseXCom._store`` (3.4), which calls
+    the backend's ``store_value``, or its legacy ``serialize_value`` when it overrides only that."""
+    return not is_airflow2() and callable(getattr(backend, "_store", None))
+
+
+def stores_serde_payload(backend: type) -> bool:
+    """Whether the backend's row holds exactly Airflow's serde payload of the value (no offloading).
+
+    That is Airflow's own backend, or a subclass whose storing hook is still Airflow's: with 3.4's
+    ``store_value`` the hook the backend prefers decides, before 3.4 ``serialize_value``.
+    """
+    base = base_xcom_class()
+    if stores_through_store_hook(backend):
+        from airflow.sdk.bases import xcom as sdk_xcom
+
+        legacy = sdk_xcom._is_legacy_xcom_backend(backend)  # type: ignore[attr-defined, unused-ignore]
+        hook = "serialize_value" if legacy else "store_value"
+        return _defined_by(backend, hook) is base
+    return _defined_by(backend, "serialize_value") is base
+
+
+def _defined_by(cls: type, name: str) -> type | None:
+    """The class of ``cls``'s MRO whose own namespace defines ``name`` (what an attribute lookup finds)."""
+    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)

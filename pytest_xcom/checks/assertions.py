@@ -54,10 +54,20 @@ def assert_succeeded(run: XComRun) -> None:
     _fail("\n".join(lines))
 
 
-def assert_pushed(run: XComRun, task_id: str, key: str, value: Any = ANY, *, map_index: int | None = None) -> None:
+def assert_pushed(
+    run: XComRun,
+    task_id: str,
+    key: str,
+    value: Any = ANY,
+    *,
+    map_index: int | None = None,
+    iteration: int | None = None,
+) -> None:
     __tracebackhide__ = True
-    pushes = run.pushed_by(task_id, map_index=map_index)
+    pushes = run.pushed_by(task_id, map_index=map_index, iteration=iteration)
     where = f" at map_index={map_index}" if map_index is not None else ""
+    if run.loop_of(task_id) is not None:
+        where += f" in loop iteration {run._iteration(task_id, iteration)}"
     if key not in pushes.keys:
         _fail(
             f"expected task {task_id!r} to push XCom key {key!r}{where}, but it did not.\n"
@@ -65,7 +75,7 @@ def assert_pushed(run: XComRun, task_id: str, key: str, value: Any = ANY, *, map
         )
     if value is ANY:
         return
-    actual = run.value(task_id, key, map_index=map_index)
+    actual = run.value(task_id, key, map_index=map_index, iteration=iteration)
     if actual != value:
         _fail(
             f"task {task_id!r} pushed XCom key {key!r}{where} with a different value.\n"
@@ -143,13 +153,14 @@ def assert_exclusive(run: XComRun, task_id: str, key: str, *, consumers: Any) ->
     _fail("\n".join(lines))
 
 
-def assert_expanded(run: XComRun, task_id: str, count: int) -> None:
+def assert_expanded(run: XComRun, task_id: str, count: int, *, iteration: int | None = None) -> None:
     __tracebackhide__ = True
-    expansion = run.expansions(task_id)
+    expansion = run.expansions(task_id, iteration=iteration)
     if expansion.count == count:
         return
+    where = f" in loop iteration {run._iteration(task_id, iteration)}" if run.loop_of(task_id) is not None else ""
     _fail(
-        f"expected mapped task {task_id!r} to expand into {count} task instance(s), "
+        f"expected mapped task {task_id!r} to expand into {count} task instance(s){where}, "
         f"but it expanded into {expansion.count}.\n"
         f"map indexes: {expansion.map_indexes}\n"
         f"states:      {expansion.states}\n"
@@ -157,9 +168,26 @@ def assert_expanded(run: XComRun, task_id: str, count: int) -> None:
     )
 
 
-def assert_storage(run: XComRun, task_id: str, key: str, *, map_index: int | None, offloaded: bool) -> None:
+def assert_iterations(run: XComRun, group_id: str, count: int) -> None:
     __tracebackhide__ = True
-    pushes = [p for p in run.pushed_by(task_id, map_index=map_index) if p.key == key]
+    loop = run.loop(group_id)
+    if loop.count == count:
+        return
+    reasons = [reason for reason in loop.reasons if reason is not None]
+    _fail(
+        f"expected task loop {group_id!r} to run {count} iteration(s), but it ran {loop.count} "
+        f"(max_iterations={loop.max_iterations}, stopped by {loop.stopped_by}).\n"
+        f"gate {loop.gate_task_id!r} states: {loop.states}\n"
+        + (f"decision reasons: {reasons}\n" if reasons else "")
+        + f"terminal {loop.terminal_task_id!r} values: {_short(loop.values)}"
+    )
+
+
+def assert_storage(
+    run: XComRun, task_id: str, key: str, *, map_index: int | None, iteration: int | None = None, offloaded: bool
+) -> None:
+    __tracebackhide__ = True
+    pushes = [p for p in run.pushed_by(task_id, map_index=map_index, iteration=iteration) if p.key == key]
     if not pushes:
         _fail(
             f"expected XCom {task_id!r}:{key!r} to be {'offloaded' if offloaded else 'stored inline'}, "

@@ -175,7 +175,8 @@ class NoUnused(Rule):
         if own:
             lines.append(
                 "Of these, Airflow pushes " + ", ".join(repr(pair) for pair in own) + " itself (a branch's "
-                "decision, skipmixin_key, or the whole dict of multiple_outputs): --xcom-strict exempts them."
+                "decision, skipmixin_key, the whole dict of multiple_outputs, or a task loop's decision reason): "
+                "--xcom-strict exempts them."
             )
         return "\n".join(lines)
 

@@ -2,7 +2,7 @@
 
 from pytest_xcom.record.events import RETURN_KEY, TriggerXComs, XComDelete, XComPull, XComPush, instance_label
 from pytest_xcom.record.run import XComRun
-from pytest_xcom.record.views import Expansion, Pushes
+from pytest_xcom.record.views import Expansion, Pushes, XComLoop
 
 __all__ = [
     "RETURN_KEY",
@@ -10,6 +10,7 @@ __all__ = [
     "Expansion",
     "Pushes",
     "XComDelete",
+    "XComLoop",
     "XComPull",
     "XComPush",
     "XComRun",

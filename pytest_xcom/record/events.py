@@ -1,8 +1,9 @@
 """The events of a run's XCom traffic: pushes, reads and deletes. Pure data: no Airflow.
 
-Every event carries ``seq``, its place in the run's one ordered log, and ``try_number``, the
-attempt of the task instance that caused it; "what stands at the end of the run" is derived from
-that order (see :meth:`XComRun.effective_pushes`).
+Every event carries ``seq``, its place in the run's one ordered log, ``try_number``, the attempt
+of the task instance that caused it, and ``iteration``, the loop iteration of that instance inside
+a task loop (Airflow 3.4; None elsewhere); "what stands at the end of the run" is derived from that
+order (see :meth:`XComRun.effective_pushes`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ from typing import Any
 
 RETURN_KEY = "return_value"
 
+# (task_id, map_index, iteration) -> the attempt that is current at the end of the run
+Attempts = dict[tuple[str, int, int | None], int]
 
-def instance_label(task_id: str, map_index: int | None) -> str:
-    """``task[2]`` for a mapped task instance, ``task`` otherwise: how every report names one."""
-    return f"{task_id}[{map_index}]" if map_index is not None and map_index >= 0 else task_id
+
+def instance_label(task_id: str, map_index: int | None, iteration: int | None = None) -> str:
+    """``task[2]`` for a mapped task instance, ``task@1`` / ``task[2]@1`` in loop iteration 1, else
+    ``task``: how every report names one."""
+    label = f"{task_id}[{map_index}]" if map_index is not None and map_index >= 0 else task_id
+    return label if iteration is None else f"{label}@{iteration}"
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,18 @@ class XComPush:
     value_error: str | None = None
     try_number: int = 1
     given: bool = False
-    source: str = "task"
+    source: str = "task"  # "task", "given" (upstream=), "airflow" (written by Airflow's server)
     seq: int = 0
+    iteration: int | None = None
+
+    @property
+    def instance(self) -> str:
+        """The pushing task instance's label (``task``, ``task[2]``, ``task@1``)."""
+        return instance_label(self.task_id, self.map_index, self.iteration)
 
     @property
     def label(self) -> str:
-        return f"{instance_label(self.task_id, self.map_index)} key {self.key!r}"
+        return f"{self.instance} key {self.key!r}"
 
     @property
     def counted_size(self) -> int:
@@ -77,6 +89,19 @@ class XComPull:
     source_dag_id: str = ""
     include_prior_dates: bool = False
     seq: int = 0
+    iteration: int | None = None  # the reader's loop iteration
+    source_iteration: int | None = None  # the iteration read (None: outside loops, or all of them)
+    previous_iteration: bool = False  # read through ``loop.previous``
+
+    @property
+    def instance(self) -> str:
+        """The reading task instance's label."""
+        return instance_label(self.task_id, self.map_index, self.iteration)
+
+    @property
+    def source(self) -> str:
+        """The label of the task instance read (``task`` when the read spanned every map index)."""
+        return instance_label(self.source_task_id, self.source_map_index, self.source_iteration)
 
     def reads(self, push: XComPush, dag_id: str = "") -> bool:
         """Whether this read found ``push`` of DAG ``dag_id`` (a read of every map index finds each).
@@ -89,6 +114,7 @@ class XComPull:
             and self.source_task_id == push.task_id
             and self.key == push.key
             and self.source_map_index in (None, push.map_index)
+            and self.source_iteration in (None, push.iteration)
         )
 
 
@@ -107,6 +133,7 @@ class TriggerXComs:
     pushed: bool = False
     try_number: int = 1
     seq: int = 0
+    iteration: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +148,7 @@ class XComDelete:
     purged: bool = False
     try_number: int = 1
     seq: int = 0
+    iteration: int | None = None  # the loop iteration whose XCom it deleted (None: outside loops)
 
     def removes(self, push: XComPush) -> bool:
         """Whether this delete removes ``push`` (a delete without a map index removes every index)."""
@@ -128,14 +156,33 @@ class XComDelete:
             self.task_id == push.task_id
             and self.key == push.key
             and self.map_index in (None, push.map_index)
+            and self.iteration in (None, push.iteration)
             and self.seq > push.seq
         )
 
 
-def standing_pushes(pushes: list[XComPush], deletes: list[XComDelete]) -> list[XComPush]:
+def standing_pushes(
+    pushes: list[XComPush], deletes: list[XComDelete], current_attempts: Attempts | None = None
+) -> list[XComPush]:
     """The pushes that stand at the end of a run, in push order: the last push per (task, map
-    index, key), unless a later delete removed it (what the metadata DB holds after the run)."""
-    latest: dict[tuple[str, int, str], XComPush] = {}
+    index, loop iteration, key), unless a later delete removed it (what the metadata DB holds after
+    the run, and what readers see).
+
+    ``current_attempts``: where each attempt keeps its own XComs (Airflow 3.4), only the current
+    attempt's pushes stand; an earlier attempt's stay in the DB with that attempt, unread.
+    """
+    latest: dict[tuple[str, int, int | None, str], XComPush] = {}
     for push in sorted(pushes, key=lambda p: p.seq):
-        latest[(push.task_id, push.map_index, push.key)] = push
-    return [push for push in latest.values() if not any(delete.removes(push) for delete in deletes)]
+        latest[(push.task_id, push.map_index, push.iteration, push.key)] = push
+    return [
+        push
+        for push in latest.values()
+        if not any(delete.removes(push) for delete in deletes) and not _superseded(push, current_attempts)
+    ]
+
+
+def _superseded(push: XComPush, current_attempts: Attempts | None) -> bool:
+    if not current_attempts or push.source != "task":
+        return False
+    current = current_attempts.get((push.task_id, push.map_index, push.iteration))
+    return current is not None and push.try_number < current

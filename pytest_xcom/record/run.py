@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,17 +10,18 @@ from unittest.mock import ANY
 
 from pytest_xcom.checks import assertions, rules
 from pytest_xcom.errors import XComLookupError
+from pytest_xcom.record import loops, transport
 from pytest_xcom.record.events import (
     RETURN_KEY,
+    Attempts,
     TriggerXComs,
     XComDelete,
     XComPull,
     XComPush,
-    instance_label,
     standing_pushes,
 )
 from pytest_xcom.record.manifest import build_manifest
-from pytest_xcom.record.views import Expansion, Pushes, describe_keys
+from pytest_xcom.record.views import Expansion, Pushes, XComLoop, describe_keys
 from pytest_xcom.reporting.text import text_report
 from pytest_xcom.sizes import SizeLike
 
@@ -53,6 +53,10 @@ class XComRun:
     marked_success: tuple[str, ...] = ()
     # The Airflow release that ran it: snapshots record it (what they compare depends on it).
     airflow_version: str = ""
+    # Task loops (Airflow 3.4), by group id: {"gate", "terminal", "max_iterations", "until", "tasks"}.
+    loops: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Where each attempt keeps its own XComs (Airflow 3.4): the current attempt of each instance.
+    current_attempts: Attempts = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
@@ -78,7 +82,7 @@ class XComRun:
     def effective_pushes(self) -> list[XComPush]:
         """The XComs that stand at the end of the run, in push order: the last push per (task, map
         index, key) that no later delete removed (what the metadata DB holds after the run)."""
-        return sorted(standing_pushes(self.pushes, self.deletes), key=lambda p: p.seq)
+        return sorted(standing_pushes(self.pushes, self.deletes, self.current_attempts), key=lambda p: p.seq)
 
     def events(self) -> list[XComPush | XComPull | XComDelete]:
         """Every push, read and delete of every attempt, in the order they happened."""
@@ -86,34 +90,70 @@ class XComRun:
         return sorted(merged, key=lambda event: event.seq)
 
     def history(
-        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
     ) -> list[XComPush | XComDelete]:
-        """That XCom's pushes and deletes, in order, across every attempt (``try_number`` on each)."""
+        """That XCom's pushes and deletes, in order, across every attempt (``try_number`` on each)
+        and every loop iteration (``iteration`` on each; ``iteration=`` keeps one)."""
         __tracebackhide__ = True
         self._check_task(task_id)
         found: list[XComPush | XComDelete] = []
         for event in self.events():
             if isinstance(event, XComPull) or event.task_id != task_id or event.key != key:
                 continue
-            if map_index is None or event.map_index in (None, map_index):
-                found.append(event)
+            if map_index is not None and event.map_index not in (None, map_index):
+                continue
+            if iteration is not None and event.iteration not in (None, iteration):
+                continue
+            found.append(event)
         return found
 
-    def pushed_by(self, task_id: str, *, map_index: int | None = None) -> Pushes:
-        """The XComs that task stands with at the end of the run (every map index when None)."""
+    # -- task loops (Airflow 3.4) -------------------------------------------------------------
+
+    def loop_of(self, task_id: str) -> str | None:
+        """The id of the task loop ``task_id`` runs in, or None."""
+        return loops.loop_of(self, task_id)
+
+    def iterations_of(self, task_id: str) -> int:
+        """How many loop iterations ``task_id`` has task instances in (0 outside loops)."""
+        return loops.iterations_of(self, task_id)
+
+    def _iteration(self, task_id: str, iteration: int | None) -> int | None:
+        __tracebackhide__ = True
+        return loops.resolve_iteration(self, task_id, iteration)
+
+    def loop(self, group_id: str) -> XComLoop:
+        """How the task loop ``group_id`` ran: iterations, the terminal task's values, the gate's decisions."""
+        __tracebackhide__ = True
+        return loops.build_loop(self, group_id)
+
+    def pushed_by(self, task_id: str, *, map_index: int | None = None, iteration: int | None = None) -> Pushes:
+        """The XComs that task stands with at the end of the run (every map index when None; the
+        last loop iteration when ``iteration`` is None for a task inside a loop)."""
         __tracebackhide__ = True
         self._check_task(task_id)
+        iteration = self._iteration(task_id, iteration)
         pushes = [
             p
             for p in self.effective_pushes()
-            if p.task_id == task_id and (map_index is None or p.map_index == map_index)
+            if p.task_id == task_id
+            and (map_index is None or p.map_index == map_index)
+            and p.iteration == iteration
         ]
         return Pushes(task_id, pushes, mapped=task_id in self.mapped_task_ids)
 
-    def pulled_by(self, task_id: str, *, map_index: int | None = None) -> list[XComPull]:
+    def pulled_by(
+        self, task_id: str, *, map_index: int | None = None, iteration: int | None = None
+    ) -> list[XComPull]:
+        """The reads of that task (every map index when None; the last loop iteration when
+        ``iteration`` is None for a task inside a loop), in order, across attempts."""
         __tracebackhide__ = True
         self._check_task(task_id)
-        return [p for p in self.pulls if p.task_id == task_id and (map_index is None or p.map_index == map_index)]
+        iteration = self._iteration(task_id, iteration)
+        return [
+            p
+            for p in self.pulls
+            if p.task_id == task_id and (map_index is None or p.map_index == map_index) and p.iteration == iteration
+        ]
 
     def _reads_of(self, task_id: str, key: str) -> list[XComPull]:
         return [
@@ -131,7 +171,7 @@ class XComRun:
 
     def readers(self, push: XComPush) -> list[str]:
         """Sorted labels (``task`` / ``task[i]``) of the task instances that read ``push``."""
-        return sorted({instance_label(p.task_id, p.map_index) for p in self.reads_of(push)})
+        return sorted({p.instance for p in self.reads_of(push)})
 
     def ordered_task_ids(self) -> list[str]:
         """The DAG's task ids in DAG order, then any id the record mentions that is not among them."""
@@ -147,7 +187,9 @@ class XComRun:
     def ordered_pushes(self) -> list[XComPush]:
         """The standing pushes in task order, then map index, then key: how reports list them."""
         order = {task_id: i for i, task_id in enumerate(self.ordered_task_ids())}
-        return sorted(self.effective_pushes(), key=lambda p: (order.get(p.task_id, 0), p.map_index, p.key))
+        return sorted(
+            self.effective_pushes(), key=lambda p: (order.get(p.task_id, 0), p.iteration or 0, p.map_index, p.key)
+        )
 
     def consumers(self, task_id: str, key: str = RETURN_KEY) -> set[str]:
         """Ids of the tasks that read that XCom, explicitly or as an argument."""
@@ -160,38 +202,41 @@ class XComRun:
         self._check_task(task_id)
         return {(p.task_id, p.map_index) for p in self._reads_of(task_id, key)}
 
-    def _select(self, task_id: str, key: str, map_index: int | None) -> list[XComPush]:
-        """Effective pushes of (task, key[, map_index]) ordered by map index; error if none."""
+    def _select(self, task_id: str, key: str, map_index: int | None, iteration: int | None = None) -> list[XComPush]:
+        """Effective pushes of (task, key[, map_index][, iteration]) ordered by map index; error if none."""
         __tracebackhide__ = True
         self._check_task(task_id)
+        pushes = self.pushed_by(task_id, iteration=iteration)
         found = sorted(
-            (
-                p
-                for p in self.effective_pushes()
-                if p.task_id == task_id and p.key == key and (map_index is None or p.map_index == map_index)
-            ),
+            (p for p in pushes if p.key == key and (map_index is None or p.map_index == map_index)),
             key=lambda p: p.map_index,
         )
         if not found and not (map_index is None and task_id in self.mapped_task_ids):
             where = f" at map_index={map_index}" if map_index is not None else ""
+            if self.loop_of(task_id) is not None and pushes:
+                where += f" in loop iteration {pushes[0].iteration}"
             raise XComLookupError(
-                f"task {task_id!r} pushed no XCom with key {key!r}{where}; "
-                f"it pushed: {describe_keys(self.pushed_by(task_id))}"
+                f"task {task_id!r} pushed no XCom with key {key!r}{where}; it pushed: {describe_keys(pushes)}"
             )
         return found
 
-    def value(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> Any:
-        """The value; for a mapped task with map_index=None, the values ordered by map_index."""
+    def value(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
+    ) -> Any:
+        """The value; for a mapped task with map_index=None, the values ordered by map_index; for a
+        task inside a loop, of the last iteration unless ``iteration`` says which."""
         __tracebackhide__ = True
-        found = self._select(task_id, key, map_index)
+        found = self._select(task_id, key, map_index, iteration)
         if map_index is None and task_id in self.mapped_task_ids:
             return [p.value for p in found]
         return found[-1].value
 
-    def size(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> int:
+    def size(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
+    ) -> int:
         """Serialized bytes (summed over map indexes for a mapped task with map_index=None)."""
         __tracebackhide__ = True
-        found = self._select(task_id, key, map_index)
+        found = self._select(task_id, key, map_index, iteration)
         unknown = [p for p in found if p.size is None]
         if unknown:
             raise XComLookupError(
@@ -201,12 +246,15 @@ class XComRun:
             )
         return sum(p.size or 0 for p in found)
 
-    def stored_size(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> int:
+    def stored_size(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
+    ) -> int:
         """Bytes the metadata DB row holds (summed over map indexes when map_index=None)."""
         __tracebackhide__ = True
-        return sum(p.stored_size for p in self._select(task_id, key, map_index))
+        return sum(p.stored_size for p in self._select(task_id, key, map_index, iteration))
 
-    def expansions(self, task_id: str) -> Expansion:
+    def expansions(self, task_id: str, *, iteration: int | None = None) -> Expansion:
+        """How a mapped task expanded (inside a loop: in the last iteration unless ``iteration`` says which)."""
         __tracebackhide__ = True
         self._check_task(task_id)
         if task_id not in self.mapped_task_ids:
@@ -214,12 +262,15 @@ class XComRun:
             raise XComLookupError(
                 f"task {task_id!r} is not mapped, so it has no expansions (mapped tasks in {self.dag_id!r}: {mapped})"
             )
+        iteration = self._iteration(task_id, iteration)
         states = self.task_states.get(task_id, [])
+        if iteration is not None:
+            states = states[iteration] if isinstance(states, list) and iteration < len(states) else []
         if not isinstance(states, list):
             states = []
         indexes = list(range(len(states)))
         by_index = {
-            p.map_index: p.value for p in self.effective_pushes() if p.task_id == task_id and p.key == RETURN_KEY
+            p.map_index: p.value for p in self.pushed_by(task_id, iteration=iteration) if p.key == RETURN_KEY
         }
         return Expansion(
             task_id=task_id,
@@ -243,10 +294,16 @@ class XComRun:
         assertions.assert_succeeded(self)
 
     def assert_pushed(
-        self, task_id: str, key: str = RETURN_KEY, value: Any = ANY, *, map_index: int | None = None
+        self,
+        task_id: str,
+        key: str = RETURN_KEY,
+        value: Any = ANY,
+        *,
+        map_index: int | None = None,
+        iteration: int | None = None,
     ) -> None:
         __tracebackhide__ = True
-        assertions.assert_pushed(self, task_id, key, value, map_index=map_index)
+        assertions.assert_pushed(self, task_id, key, value, map_index=map_index, iteration=iteration)
 
     def assert_not_pushed(self, task_id: str, key: str | None = None) -> None:
         __tracebackhide__ = True
@@ -277,17 +334,26 @@ class XComRun:
         __tracebackhide__ = True
         rules.NamedTaskIds().check(self)
 
-    def assert_expanded(self, task_id: str, count: int) -> None:
+    def assert_expanded(self, task_id: str, count: int, *, iteration: int | None = None) -> None:
         __tracebackhide__ = True
-        assertions.assert_expanded(self, task_id, count)
+        assertions.assert_expanded(self, task_id, count, iteration=iteration)
 
-    def assert_offloaded(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> None:
+    def assert_iterations(self, group_id: str, count: int) -> None:
+        """The task loop ``group_id`` ran exactly ``count`` iterations."""
         __tracebackhide__ = True
-        assertions.assert_storage(self, task_id, key, map_index=map_index, offloaded=True)
+        assertions.assert_iterations(self, group_id, count)
 
-    def assert_inline(self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None) -> None:
+    def assert_offloaded(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
+    ) -> None:
         __tracebackhide__ = True
-        assertions.assert_storage(self, task_id, key, map_index=map_index, offloaded=False)
+        assertions.assert_storage(self, task_id, key, map_index=map_index, iteration=iteration, offloaded=True)
+
+    def assert_inline(
+        self, task_id: str, key: str = RETURN_KEY, *, map_index: int | None = None, iteration: int | None = None
+    ) -> None:
+        __tracebackhide__ = True
+        assertions.assert_storage(self, task_id, key, map_index=map_index, iteration=iteration, offloaded=False)
 
     def assert_round_trip(self, *, task_id: str | None = None) -> None:
         """Every standing XCom (of that task) reaches its readers equal to what was pushed."""
@@ -300,59 +366,14 @@ class XComRun:
         Values are replaced by a repr cut at ``value_limit`` characters: reports show them,
         nobody compares them. Nothing is deep-copied: a value need not be copyable.
         """
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["logical_date"] = self.logical_date.isoformat() if self.logical_date else None
-        data["mapped_task_ids"] = sorted(self.mapped_task_ids)
-        data["task_ids"] = list(self.task_ids)
-        data["marked_success"] = list(self.marked_success)
-        data["dependencies"] = [list(edge) for edge in self.dependencies]
-        data["airflow_xcoms"] = sorted(list(pair) for pair in self.airflow_xcoms)
-        data["pushes"] = [_push_dict(push, value_limit) for push in self.pushes]
-        data["pulls"] = [dataclasses.asdict(pull) for pull in self.pulls]
-        data["deletes"] = [dataclasses.asdict(delete) for delete in self.deletes]
-        data["trigger_xcoms"] = [
-            {**dataclasses.asdict(event), "xcoms": {k: _repr(v, value_limit) for k, v in event.xcoms.items()}}
-            for event in self.trigger_xcoms
-        ]
-        data["failures"] = dict(self.failures)
-        data["policy_violations"] = list(self.policy_violations)
-        return data
+        return transport.run_to_dict(self, value_limit)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> XComRun:
-        fields = dict(data)
-        fields["logical_date"] = datetime.fromisoformat(data["logical_date"]) if data["logical_date"] else None
-        fields["mapped_task_ids"] = frozenset(data["mapped_task_ids"])
-        fields["task_ids"] = tuple(data["task_ids"])
-        fields["marked_success"] = tuple(data.get("marked_success", ()))
-        fields["dependencies"] = tuple(tuple(edge) for edge in data.get("dependencies", ()))
-        fields["airflow_xcoms"] = frozenset(tuple(pair) for pair in data.get("airflow_xcoms", ()))
-        fields["pushes"] = [XComPush(**p) for p in data["pushes"]]
-        fields["pulls"] = [XComPull(**p) for p in data["pulls"]]
-        fields["deletes"] = [XComDelete(**d) for d in data["deletes"]]
-        fields["trigger_xcoms"] = [TriggerXComs(**t) for t in data.get("trigger_xcoms", ())]
-        return cls(**fields)
+        return cls(**transport.run_fields(data))
 
     def __repr__(self) -> str:
         return (
             f"<XComRun {self.dag_id} {self.run_id} state={self.state} "
             f"pushes={len(self.pushes)} pulls={len(self.pulls)} deletes={len(self.deletes)}>"
         )
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _repr(value: Any, limit: int) -> str:
-    try:
-        return _cut(repr(value), limit)
-    except Exception as exc:  # a user's __repr__ may raise: the report shows that instead
-        return f"<repr failed: {type(exc).__name__}: {exc}>"[:limit]
-
-
-def _push_dict(push: XComPush, limit: int) -> dict[str, Any]:
-    data = {f.name: getattr(push, f.name) for f in dataclasses.fields(push)}
-    for name in ("value", "stored", "pushed"):
-        data[name] = _repr(data[name], limit)
-    return data

@@ -74,3 +74,30 @@ def describe_keys(pushes: list[XComPush]) -> str:
         mapped = [i for i in indexes if i >= 0]
         parts.append(f"{key!r} (map indexes {sorted(set(mapped))})" if mapped else repr(key))
     return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class XComLoop:
+    """How a task loop (Airflow 3.4's ``@task_group(...).loop(...)``) ran.
+
+    ``values``: the terminal task's return value per iteration, in order (for a mapped terminal,
+    every iteration's values by map index, one after the other): exactly the sequence a reader
+    outside the loop receives. ``states``: the gate's state per iteration. ``reasons``: the
+    ``LoopDecision`` reason per iteration, None where there was none. ``stopped_by``: "until" (the
+    condition said stop), "max_iterations" (the cap ended it: a fixed-count loop's last iteration, or
+    an ``until`` that never said stop) or "failed" (a task of an iteration failed).
+    """
+
+    group_id: str
+    gate_task_id: str
+    terminal_task_id: str
+    max_iterations: int
+    values: list[Any]
+    states: list[str | None]
+    reasons: list[str | None]
+    stopped_by: str
+
+    @property
+    def count(self) -> int:
+        """The iterations that ran."""
+        return len(self.states)

@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from pytest_xcom import _airflow
-from pytest_xcom.record.events import TriggerXComs, XComDelete, XComPull, XComPush, standing_pushes
+from pytest_xcom._airflow.sink import Instance
+from pytest_xcom.record.events import Attempts, TriggerXComs, XComDelete, XComPull, XComPush, standing_pushes
 from pytest_xcom.recording.measure import measure_push
-
-Instance = tuple[str, int, int]
 
 
 class Recorder:
@@ -30,7 +29,11 @@ class Recorder:
         self.pushes: list[XComPush] = []
         self.pulls: list[XComPull] = []
         self.deletes: list[XComDelete] = []
-        self.failures: dict[tuple[str, int], str] = {}
+        self.failures: dict[tuple[str, int, int | None], str] = {}
+        # (task_id, map_index, iteration) -> the latest attempt that started: with Airflow 3.4's
+        # per-attempt XComs, what an earlier attempt pushed no longer stands once a later one runs.
+        self.attempts: Attempts = {}
+        self._per_attempt = _airflow.keeps_xcoms_per_attempt()
         self.internal_errors: list[str] = []
         self._unseen: set[int] = set()  # indexes of pushes whose pushed object was not seen
         # Offloaded pushes by their stored reference: a read is matched in one lookup, not a scan
@@ -39,8 +42,7 @@ class Recorder:
         self._seq = itertools.count(1)
         # The default backend stores exactly the serde payload: no second serialization needed,
         # and reading a row back is serde's deserialize, which touches nothing outside the process.
-        base = _airflow.base_xcom_class()
-        self._stores_payload = backend.serialize_value is base.serialize_value  # type: ignore[attr-defined]
+        self._stores_payload = _airflow.stores_serde_payload(backend)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -49,9 +51,22 @@ class Recorder:
 
     # -- the XComEventSink ----------------------------------------------------------------------
 
-    def on_push(self, *, by: Instance, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None:
-        try_number = by[2] if by[0] == task_id else 1
-        self._record_push(task_id, map_index, key, stored, pushed, try_number=try_number)
+    def on_push(
+        self,
+        *,
+        by: Instance,
+        task_id: str,
+        map_index: int,
+        key: str,
+        stored: Any,
+        pushed: Any,
+        iteration: int | None = None,
+        source: str = "task",
+    ) -> None:
+        try_number = by.try_number if by.task_id == task_id else 1
+        self._record_push(
+            task_id, map_index, key, stored, pushed, try_number=try_number, iteration=iteration, source=source
+        )
 
     def on_given(self, *, task_id: str, map_index: int, key: str, stored: Any, pushed: Any) -> None:
         """An XCom the test gave (a partial run), written before any task ran: measured like a push.
@@ -62,7 +77,9 @@ class Recorder:
 
     def _record_push(self, task_id: str, map_index: int, key: str, stored: Any, pushed: Any, **origin: Any) -> None:
         seen = pushed is not _airflow.NOT_SEEN
-        measured = measure_push(pushed if seen else None, stored, payload_is_stored=self._stores_payload or not seen)
+        # What Airflow's server writes itself (a loop decision's reason) never passes the backend.
+        as_is = self._stores_payload or not seen or origin.get("source") == "airflow"
+        measured = measure_push(pushed if seen else None, stored, payload_is_stored=as_is)
         if not seen:
             self._unseen.add(len(self.pushes))  # the pushed object is what reads back, filled in after the run
         push = XComPush(
@@ -81,17 +98,20 @@ class Recorder:
         if push.offloaded and isinstance(stored, str):
             self._by_reference[stored] = push
 
-    def on_delete(self, *, by: Instance, task_id: str, map_index: int | None, key: str, purged: bool) -> None:
+    def on_delete(
+        self, *, by: Instance, task_id: str, map_index: int | None, key: str, purged: bool, iteration: int | None = None
+    ) -> None:
         self.deletes.append(
             XComDelete(
                 task_id=task_id,
                 map_index=map_index,
                 key=key,
-                by_task_id=by[0] or None,
-                by_map_index=by[1],
+                by_task_id=by.task_id or None,
+                by_map_index=by.map_index,
                 purged=purged,
-                try_number=by[2],
+                try_number=by.try_number,
                 seq=next(self._seq),
+                iteration=iteration,
             )
         )
 
@@ -107,21 +127,26 @@ class Recorder:
         kind: str,
         task_ids_explicit: bool,
         include_prior_dates: bool,
+        source_iteration: int | None = None,
+        previous_iteration: bool = False,
     ) -> None:
         self.pulls.append(
             XComPull(
-                task_id=by[0],
-                map_index=by[1],
+                task_id=by.task_id,
+                map_index=by.map_index,
                 source_task_id=task_id,
                 source_map_index=map_index,
                 key=key,
                 kind=kind,
                 found=found,
                 task_ids_explicit=task_ids_explicit,
-                try_number=by[2],
+                try_number=by.try_number,
                 source_dag_id=dag_id,
                 include_prior_dates=include_prior_dates,
                 seq=next(self._seq),
+                iteration=by.iteration,
+                source_iteration=source_iteration,
+                previous_iteration=previous_iteration,
             )
         )
 
@@ -158,8 +183,13 @@ class Recorder:
             return value
         return None
 
-    def on_task_end(self, *, task_id: str, map_index: int, state: str, error: BaseException | None) -> None:
-        where = (task_id, map_index)
+    def on_task_start(self, *, instance: Instance) -> None:
+        if self._per_attempt:
+            where = (instance.task_id, instance.map_index, instance.iteration)
+            self.attempts[where] = max(self.attempts.get(where, 0), instance.try_number)
+
+    def on_task_end(self, *, instance: Instance, state: str, error: BaseException | None) -> None:
+        where = (instance.task_id, instance.map_index, instance.iteration)
         if error is not None and state not in ("success", "skipped", "deferred"):
             self.failures[where] = format_task_exception(error)
         elif state == "success":
@@ -168,7 +198,13 @@ class Recorder:
     def on_trigger_event(self, *, by: Instance, trigger: str, xcoms: dict[str, Any]) -> None:
         self.trigger_xcoms.append(
             TriggerXComs(
-                task_id=by[0], map_index=by[1], trigger=trigger, xcoms=xcoms, try_number=by[2], seq=next(self._seq)
+                task_id=by.task_id,
+                map_index=by.map_index,
+                trigger=trigger,
+                xcoms=xcoms,
+                try_number=by.try_number,
+                seq=next(self._seq),
+                iteration=by.iteration,
             )
         )
 
@@ -185,10 +221,12 @@ class Recorder:
         read back. A custom backend may fetch from storage: only the pushes that stand at the end are
         read back, once; one replaced or deleted during the run is not.
         """
-        standing = {id(push) for push in standing_pushes(self.pushes, self.deletes)}
+        standing = {id(push) for push in standing_pushes(self.pushes, self.deletes, self.attempts)}
         references = {pull.received_reference for pull in self.pulls if pull.received_reference is not None}
         for index, push in enumerate(self.pushes):
-            if self._stores_payload or id(push) in standing:
+            if push.source == "airflow":  # stored as it is, by the server: no backend reads it back
+                value, error = _airflow.deserialize_payload(push.stored), None
+            elif self._stores_payload or id(push) in standing:
                 value, error = _read_back(self.backend, push.stored)
             else:
                 value, error = None, "replaced or deleted during the run before pytest-xcom read it back"

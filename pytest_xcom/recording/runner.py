@@ -150,17 +150,12 @@ def _build_run(
     dag: Any, dag_run: Any, recorder: Recorder, date: datetime, duration: float, backend_name: str
 ) -> XComRun:
     mapped = frozenset(task_id for task_id, task in dag.task_dict.items() if _airflow.is_mapped(task))
-    states: dict[str, Any] = {task_id: ([] if task_id in mapped else None) for task_id in dag.task_dict}
-    by_index: dict[str, dict[int, str | None]] = {}
-    for task_id, map_index, state in _airflow.task_instances(dag.dag_id, dag_run.run_id):
-        if task_id in mapped:
-            if map_index >= 0:
-                by_index.setdefault(task_id, {})[map_index] = state
-        else:
-            states[task_id] = state
-    for task_id, indexed in by_index.items():
-        states[task_id] = [indexed[i] for i in sorted(indexed)]
-    failures = {instance_label(task_id, map_index): text for (task_id, map_index), text in recorder.failures.items()}
+    loops = _airflow.loop_shapes(dag)
+    states = task_states(dag.task_dict, mapped, loops, _airflow.task_instances(dag, dag_run.run_id))
+    failures = {
+        instance_label(task_id, map_index, iteration): text
+        for (task_id, map_index, iteration), text in recorder.failures.items()
+    }
     return XComRun(
         dag_id=dag.dag_id,
         run_id=dag_run.run_id,
@@ -183,4 +178,51 @@ def _build_run(
         airflow_xcoms=_airflow.airflow_pushed_xcoms(dag),
         trigger_xcoms=recorder.trigger_xcoms,
         airflow_version=_airflow.airflow_version(),
+        loops={
+            shape.group_id: {
+                "gate": shape.gate_task_id,
+                "terminal": shape.terminal_task_id,
+                "max_iterations": shape.max_iterations,
+                "until": shape.has_until,
+                "tasks": list(shape.task_ids),
+            }
+            for shape in loops.values()
+        },
+        current_attempts=dict(recorder.attempts),
     )
+
+
+def task_states(
+    tasks: dict[str, Any],
+    mapped: frozenset[str],
+    loops: dict[str, _airflow.LoopShape],
+    instances: list[tuple[str, int, int | None, str | None]],
+) -> dict[str, Any]:
+    """``XComRun.task_states``: a state per task; a list by map index for a mapped task; a list by
+    loop iteration for a task inside a task loop (of lists by map index where it is mapped too)."""
+    looped = {task_id for shape in loops.values() for task_id in shape.task_ids}
+    states: dict[str, Any] = {task_id: ([] if task_id in mapped | looped else None) for task_id in tasks}
+    by_position: dict[str, dict[tuple[int, int], str | None]] = {}
+    for task_id, map_index, iteration, state in instances:
+        if task_id not in states:
+            continue
+        if task_id in looped:
+            if iteration is not None and (map_index >= 0 or task_id not in mapped):
+                by_position.setdefault(task_id, {})[(iteration, map_index)] = state
+        elif task_id in mapped:
+            if map_index >= 0:
+                by_position.setdefault(task_id, {})[(0, map_index)] = state
+        else:
+            states[task_id] = state
+    for task_id, positions in by_position.items():
+        if task_id not in looped:
+            states[task_id] = [positions[p] for p in sorted(positions)]
+            continue
+        count = max(iteration for iteration, _ in positions) + 1
+        if task_id in mapped:
+            states[task_id] = [
+                [positions[p] for p in sorted(p for p in positions if p[0] == i)] for i in range(count)
+            ]
+        else:
+            states[task_id] = [positions.get((i, -1)) for i in range(count)]
+    return states

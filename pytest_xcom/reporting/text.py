@@ -20,7 +20,7 @@ def text_report(run: XComRun) -> str:
         f"{len(pushes)} XCom(s), {human(total)}, {len(run.pulls)} read(s), backend {run.backend!r}"
     ]
     notes = [
-        f"  note: the trigger of {instance_label(t.task_id, t.map_index)} carried XCom(s) "
+        f"  note: the trigger of {instance_label(t.task_id, t.map_index, t.iteration)} carried XCom(s) "
         f"{', '.join(repr(k) for k in sorted(t.xcoms))}, which dag.test() does not push (a triggerer would)"
         for t in run.trigger_xcoms
         if not t.pushed
@@ -39,7 +39,7 @@ def text_report(run: XComRun) -> str:
     for p in pushes:
         rows.append(
             (
-                p.task_id,
+                p.task_id if p.iteration is None else f"{p.task_id}@{p.iteration}",  # a task loop's iteration
                 str(p.map_index) if p.map_index >= 0 else "-",
                 p.key,
                 human(p.size),

@@ -29,12 +29,16 @@ class Changes:
         return bool(self.dag or self.storage)
 
 
-def _index(map_index: str) -> tuple[int, str]:
-    return (int(map_index), map_index) if map_index.lstrip("-").isdigit() else (0, map_index)
+def _index(position: str) -> tuple[int, int, str]:
+    """Sort key of a manifest position: ``"2"``, or ``"2@1"`` (map index 2 in loop iteration 1)."""
+    map_index, _, iteration = position.partition("@")
+    number = int(map_index) if map_index.lstrip("-").isdigit() else 0
+    return (int(iteration) if iteration.isdigit() else -1, number, position)
 
 
-def _label(task_id: str, map_index: str, key: str) -> str:
-    return f"{task_id}{'' if map_index == '-1' else f'[{map_index}]'} {key!r}"
+def _label(task_id: str, position: str, key: str) -> str:
+    map_index, at, iteration = position.partition("@")
+    return f"{task_id}{'' if map_index == '-1' else f'[{map_index}]'}{at}{iteration} {key!r}"
 
 
 def _flat(manifest: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -66,6 +70,7 @@ def compare(old: dict[str, Any], new: dict[str, Any], *, storage: bool | None = 
     if changes.storage_compared and "backend" in old and "backend" in new and old["backend"] != new["backend"]:
         changes.storage.append(f"backend {old['backend']!r} -> {new['backend']!r}")
     _tasks(old, new, changes)
+    _loops(old.get("loops") or {}, new.get("loops") or {}, changes)
     _xcoms(old, new, changes)
     if "pulls" in old and "pulls" in new:
         changes.dag.extend(_pulls(old["pulls"], new["pulls"]))
@@ -91,6 +96,18 @@ def _tasks(old: dict[str, Any], new: dict[str, Any], changes: Changes) -> None:
                     changes.dag.append(f"task {task_id}[{index}] state {a!r} -> {b!r}")
         elif before != after:
             changes.dag.append(f"task {task_id} state {before!r} -> {after!r}")
+
+
+def _loops(old: dict[str, Any], new: dict[str, Any], changes: Changes) -> None:
+    """Task loops (Airflow 3.4): how many iterations ran, why they stopped, the gate's reasons."""
+    for group_id in sorted(set(old) | set(new)):
+        before, after = old.get(group_id), new.get(group_id)
+        if before is None or after is None:
+            changes.dag.append(f"task loop {group_id} {'appeared' if before is None else 'vanished'}")
+            continue
+        for name, label in (("iterations", "iterations"), ("stopped_by", "stopped by"), ("reasons", "reasons")):
+            if before.get(name) != after.get(name):
+                changes.dag.append(f"task loop {group_id} {label} {before.get(name)!r} -> {after.get(name)!r}")
 
 
 def _xcoms(old: dict[str, Any], new: dict[str, Any], changes: Changes) -> None:
