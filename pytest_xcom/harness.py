@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,22 @@ class XComHarness(LastRunQueries):
         return self._run(
             dag, logical_date=previous.logical_date, choice=self._choice(backend, backend_options), resume=True
         )
+
+    def conf_vars(self, overrides: Mapping[tuple[str, str], str | None]) -> AbstractContextManager[None]:
+        """Set Airflow config options for a block of this test, as Airflow's own ``conf_vars`` does.
+
+        ``with xcom.conf_vars({("core", "max_map_length"): "16"}): xcom.run(dag)``; ``None``
+        removes an option. Set in Airflow's config objects and as ``AIRFLOW__SECTION__KEY`` (which
+        Airflow reads first), and put back when the block ends. (A ``conf.set`` in a test body is
+        put back after the test too, but an ``AIRFLOW__...`` variable of the harness overrides it.)
+        """
+        for where in overrides:
+            if not (isinstance(where, tuple) and len(where) == 2 and all(isinstance(part, str) for part in where)):
+                raise XComValueError(
+                    "conf_vars takes {(section, key): value}, e.g. {('core', 'max_map_length'): '16'}, "
+                    f"not {where!r}"
+                )
+        return _airflow.conf_vars(dict(overrides))
 
     def load_dag(self, path: str | Path, dag_id: str | None = None) -> Any:
         """Import a DAG file and return its DAG (``dag_id`` picks one when it has several)."""

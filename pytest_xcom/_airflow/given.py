@@ -2,11 +2,12 @@
 
 ``dag.test(mark_success_pattern=...)`` marks the tasks that do not run SUCCESS instead of running
 them. The XComs the test gives in their place are written the way a real push writes them: the
-value through the active backend's ``serialize_value`` (an offloading backend stores it in the
-mocked S3 / Redis), validated as the Task SDK's ``SetXCom`` message validates it, then the row as
-the execution API's ``set_xcom`` route writes it, with the ``TaskMap`` row a mapped downstream task
-expands over. They are written right after ``dag.test()`` creates the DAG run, before the first
-task is scheduled (an XCom of a mapped instance as soon as that instance exists).
+value through the active backend (``serialize_value``; from Airflow 3.4 ``_store``, which calls
+``store_value`` with the task instance's coordinate, so object paths are the task's own), validated
+as the Task SDK's ``SetXCom`` message validates it, then the row as the execution API's ``set_xcom``
+route writes it: with the ``TaskMap`` row a mapped downstream task expands over, or from 3.4 the
+row's ``mapped_length``. They are written right after ``dag.test()`` creates the DAG run, before the
+first task is scheduled (an XCom of a mapped instance as soon as that instance exists).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from pytest_xcom._airflow.clock import as_real_time
 from pytest_xcom._airflow.dag_test import _dag_test_run_helpers
 from pytest_xcom._airflow.dags import is_mapped, is_mapped_operator
 from pytest_xcom._airflow.db import replace_xcom_row
-from pytest_xcom._airflow.versions import is_airflow2
+from pytest_xcom._airflow.loops import enclosing_loops
+from pytest_xcom._airflow.versions import is_airflow2, keeps_xcoms_per_attempt
+from pytest_xcom._airflow.xcom import stores_through_store_hook
 from pytest_xcom.errors import XComValueError
 
 RETURN_KEY = "return_value"
@@ -89,9 +92,16 @@ def given_rows(dag: Any, given: Iterable[GivenLike]) -> list[GivenRow]:
     from airflow.configuration import conf
 
     is_mappable_value = _mappable_check()
+    looped = enclosing_loops(dag)
     rows: list[GivenRow] = []
     for item in given:
         task = dag.task_dict[item.task_id]
+        if item.task_id in looped:
+            raise XComValueError(
+                f"upstream {item.label}: task {item.task_id!r} runs inside task loop {looped[item.task_id]!r}, where "
+                "each iteration pushes its own XCom: an XCom given once cannot stand for every iteration. Run the "
+                "loop's tasks (tasks=[...]) and give the XComs of the tasks the loop reads instead"
+            )
         mapped = is_mapped(task)
         if mapped and item.map_index < 0:
             raise XComValueError(
@@ -193,23 +203,14 @@ def given_xcoms_written(
     run_module, factory_name, _ = _dag_test_run_helpers()
     original_factory = getattr(run_module, factory_name)
     original_update_state = DagRun.__dict__["update_state"]
-    pending: list[tuple[GivenRow, Any]] = []  # (row, what it stores) not written yet
+    pending: list[GivenRow] = list(rows)  # rows not written yet: their task instance does not exist yet
     runs: list[tuple[str, str]] = []
 
     def get_or_create_dagrun(*, dag: Any, run_id: str, session: Any, **kwargs: Any) -> Any:
         dag_run = original_factory(dag=dag, run_id=run_id, session=session, **kwargs)
         try:
-            for row in rows:
-                stored = _serialized(row, dag_run, backend)
-                pending.append((row, stored))
-                try:
-                    sink.on_given(
-                        task_id=row.task_id, map_index=row.map_index, key=row.key, stored=stored, pushed=row.value
-                    )
-                except Exception as exc:  # the recorder's own failure: reported, the run goes on
-                    sink.on_internal_error("recording a given XCom", exc)
             runs.append((dag_run.dag_id, dag_run.run_id))
-            _write_ready(pending, dag_run, session)
+            _write_ready(pending, dag_run, session, backend, sink)
             _mark_unexpanded_success(whole, dag_run, session)
             session.commit()
         except BaseException:
@@ -221,7 +222,7 @@ def given_xcoms_written(
         result = original_update_state(dag_run, *args, **kwargs)
         session = kwargs.get("session")
         if pending and session is not None and (dag_run.dag_id, dag_run.run_id) in runs:
-            _write_ready(pending, dag_run, session)
+            _write_ready(pending, dag_run, session, backend, sink)
         return result
 
     setattr(run_module, factory_name, get_or_create_dagrun)
@@ -232,7 +233,7 @@ def given_xcoms_written(
         setattr(run_module, factory_name, original_factory)
         DagRun.update_state = original_update_state  # type: ignore[method-assign]
     if pending:
-        missing = ", ".join(f"{row.label} (instance {row.task_id}[{row.map_index}])" for row, _ in pending)
+        missing = ", ".join(f"{row.label} (instance {row.task_id}[{row.map_index}])" for row in pending)
         raise XComValueError(
             f"upstream {missing}: no such task instance existed in the run, so the XCom could not be given. "
             "A mapped task has one instance per item of what it expands over: give that too "
@@ -261,12 +262,16 @@ def _mark_unexpanded_success(task_ids: list[str], dag_run: Any, session: Any) ->
     )
 
 
-def _serialized(row: GivenRow, dag_run: Any, backend: type) -> Any:
-    """The row's value through ``backend.serialize_value``, as the Task SDK would send it."""
+def _serialized(row: GivenRow, dag_run: Any, backend: type, instance: Any) -> Any:
+    """The row's value through the backend, as the Task SDK would send a push of that task instance."""
     where = {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "task_id": row.task_id, "map_index": row.map_index}
     name = f"{backend.__module__}.{backend.__qualname__}"
+    value = as_real_time(row.value)
     try:
-        serialized = backend.serialize_value(value=as_real_time(row.value), key=row.key, **where)  # type: ignore[attr-defined]
+        if stores_through_store_hook(backend):  # Airflow 3.4: store_value, with the instance's coordinate
+            serialized = backend._store(_coordinate(dag_run, row, instance), row.map_index, row.key, value)  # type: ignore[attr-defined]
+        else:
+            serialized = backend.serialize_value(value=value, key=row.key, **where)  # type: ignore[attr-defined]
     except Exception as exc:
         raise XComValueError(
             f"upstream {row.label}: the XCom backend {name} cannot serialize "
@@ -285,26 +290,60 @@ def _serialized(row: GivenRow, dag_run: Any, backend: type) -> Any:
         ) from exc
 
 
-def _write_ready(pending: list[tuple[GivenRow, Any]], dag_run: Any, session: Any) -> None:
+def _coordinate(dag_run: Any, row: GivenRow, instance: Any) -> Any:
+    """The ``XComCoordinate`` a push of that task instance carries (its id, and its region if mapped)."""
+    from uuid import UUID
+
+    from airflow.sdk.bases.xcom import XComCoordinate  # type: ignore[attr-defined, unused-ignore]
+
+    in_region = instance.region_id not in (None, UUID(int=0))
+    return XComCoordinate(
+        dag_run.dag_id,
+        dag_run.run_id,
+        row.task_id,
+        instance.id,
+        instance.region_id if in_region else None,
+        instance.region_index if in_region else None,
+    )
+
+
+def _write_ready(pending: list[GivenRow], dag_run: Any, session: Any, backend: type, sink: GivenSink) -> None:
     """Write the pending rows whose task instance exists now; leave the others pending."""
     from airflow.models.taskinstance import TaskInstance
     from sqlalchemy import select
 
-    existing = set(
-        session.execute(
-            select(TaskInstance.task_id, TaskInstance.map_index).where(
-                TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id
-            )
-        ).all()
-    )
-    ready = [(row, stored) for row, stored in pending if (row.task_id, row.map_index) in existing]
-    pending[:] = [(row, stored) for row, stored in pending if (row.task_id, row.map_index) not in existing]
-    for row, stored in ready:
-        _write(row, stored, dag_run, session)
+    instances = {
+        (ti.task_id, ti.map_index): ti
+        for ti in session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id)
+        )
+    }
+    ready = [row for row in pending if (row.task_id, row.map_index) in instances]
+    pending[:] = [row for row in pending if (row.task_id, row.map_index) not in instances]
+    for row in ready:
+        instance = instances[(row.task_id, row.map_index)]
+        stored = _serialized(row, dag_run, backend, instance)
+        _write(row, stored, dag_run, session, instance)
+        try:
+            sink.on_given(task_id=row.task_id, map_index=row.map_index, key=row.key, stored=stored, pushed=row.value)
+        except Exception as exc:  # the recorder's own failure: reported, the run goes on
+            sink.on_internal_error("recording a given XCom", exc)
 
 
-def _write(row: GivenRow, stored: Any, dag_run: Any, session: Any) -> None:
-    """Store one given XCom as the execution API stores a task's push (``TaskMap`` row included)."""
+def _write(row: GivenRow, stored: Any, dag_run: Any, session: Any, instance: Any) -> None:
+    """Store one given XCom as the execution API stores a task's push (its mapped length included)."""
+    if keeps_xcoms_per_attempt():  # Airflow 3.4: the row belongs to the attempt; no TaskMap table
+        from airflow.models.xcom import XComModel
+
+        XComModel.set_for_attempt(  # type: ignore[attr-defined, unused-ignore]
+            task_instance_id=instance.id,
+            key=row.key,
+            value=stored,
+            serialize=False,
+            mapped_length=row.mapped_length,
+            session=session,
+        )
+        return
     from airflow.models.taskmap import TaskMap
 
     where = {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "task_id": row.task_id, "map_index": row.map_index}

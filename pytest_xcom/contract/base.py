@@ -207,6 +207,28 @@ class ContractHelpers:
                 f"{received[:80]}): purge() must delete what serialize_value stored"
             )
 
+    def _kept_apart(self, xcom: XComHarness, earlier: XComPush, later: XComPush, flaws: _Flaws, what: str) -> None:
+        """Airflow 3.4 keeps an earlier attempt's row: its object must still read as that attempt's value."""
+        if self._kept_inline(earlier, flaws, what):
+            return  # the value lives in the attempt's own DB row
+        if later.stored == earlier.stored:
+            flaws.append(
+                f"{what}: both attempts stored it at {earlier.stored!r}, so the later attempt overwrote the object "
+                "the earlier attempt's row (which Airflow 3.4 keeps) points to; store per task instance (implement "
+                "store_value and build the path with XComCoordinate.build_path, which includes the attempt's ti_id)"
+            )
+            return
+        outcome = self._probe(xcom, earlier.stored, flaws, what)
+        if outcome is None:
+            return
+        expected = repr(earlier.pushed)[:500]
+        if outcome.get("outcome") != "returned" or outcome["value"]["repr"] != expected:
+            got = outcome["value"]["repr"][:80] if outcome.get("outcome") == "returned" else outcome.get("error")
+            flaws.append(
+                f"{what}: its object no longer reads as what that attempt pushed ({earlier.stored!r} gives {got}): "
+                "Airflow 3.4 keeps every attempt's XCom row, so the backend must keep the object it points to"
+            )
+
     # -- the checks ------------------------------------------------------------------------
 
 def _is_json_text_of(stored: Any, value: Any) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_xcom import _airflow
 from pytest_xcom.contract import dags
 from pytest_xcom.contract.base import (
     DEFAULT_SIZES,
@@ -149,18 +150,28 @@ class XComBackendContract(ContractHelpers):
                 flaws.append(self._diagnose(run, "produce", RETURN_KEY, dags.STATS, report["produce"]))
 
     def test_retry_deletes_and_purges_the_failed_attempts_xcom(self, xcom: XComHarness) -> None:
-        """A retry deletes the first attempt's XComs and purges what the backend stored for them."""
+        """A retry's readers get the retry's XCom, and the first attempt's is dealt with as Airflow does.
+
+        Before Airflow 3.4 the retry deletes the first attempt's XComs and the backend purges what it
+        stored for them. From 3.4 each attempt keeps its own XComs: the first attempt's row stays, so
+        its object must stay in storage, apart from the retry's (not overwritten by it).
+        """
         __tracebackhide__ = True
-        with self._check(
-            "retry_deletes_and_purges_the_failed_attempts_xcom", "a retry deletes and purges the first attempt's XCom"
-        ) as flaws:
+        per_attempt = _airflow.keeps_xcoms_per_attempt()
+        what = (
+            "a retry keeps the first attempt's XCom and object apart from its own (Airflow 3.4)"
+            if per_attempt
+            else "a retry deletes and purges the first attempt's XCom"
+        )
+        with self._check("retry_deletes_and_purges_the_failed_attempts_xcom", what) as flaws:
             run = self._run(xcom, dags.retry_dag(self._offload_size(dags.RETRY_BLOB)))
             if not self._succeeded(run, flaws):
                 return
             report = self._report(run, "check", flaws)
             for key, got in sorted((report or {}).items()):
                 flaws.append(f"after the retry, {key!r} read as {got['repr']}; expected the second attempt's value")
-            if not any(d.task_id == "flaky" and d.key == "staged" for d in run.deletes):
+            deleted = any(d.task_id == "flaky" and d.key == "staged" for d in run.deletes)
+            if not per_attempt and not deleted:
                 flaws.append("the retry did not delete the first attempt's XCom 'staged'")
             staged = [p for p in run.pushes if p.task_id == "flaky" and p.key == "staged"]
             first = next((p for p in staged if p.try_number == 1), None)
@@ -169,17 +180,25 @@ class XComBackendContract(ContractHelpers):
                 attempts = sorted({p.try_number for p in staged})
                 flaws.unobserved(
                     f"task flaky pushed 'staged' in attempt(s) {attempts or 'none'}, not in attempts 1 and 2: "
-                    "there was no failed attempt's XCom to purge"
+                    "there was no failed attempt's XCom to look at"
                 )
                 return
-            self._purged(xcom, first, second, flaws, "the first attempt's XCom 'staged'")
+            if per_attempt:
+                self._kept_apart(xcom, first, second, flaws, "the first attempt's XCom 'staged'")
+            else:
+                self._purged(xcom, first, second, flaws, "the first attempt's XCom 'staged'")
 
     def test_clearing_deletes_and_purges_the_previous_xcom(self, xcom: XComHarness) -> None:
-        """Re-running cleared task instances deletes their XComs and purges stored objects."""
+        """Re-running a cleared task instance: its readers get the new XCom, the previous one is
+        deleted and purged before Airflow 3.4, kept with its attempt (object included) from 3.4."""
         __tracebackhide__ = True
-        with self._check(
-            "clearing_deletes_and_purges_the_previous_xcom", "clearing deletes and purges the previous XCom"
-        ) as flaws:
+        per_attempt = _airflow.keeps_xcoms_per_attempt()
+        what = (
+            "clearing keeps the previous attempt's XCom and object apart from the new one (Airflow 3.4)"
+            if per_attempt
+            else "clearing deletes and purges the previous XCom"
+        )
+        with self._check("clearing_deletes_and_purges_the_previous_xcom", what) as flaws:
             dag = dags.rerun_dag(self._offload_size(dags.RERUN_BLOB))
             first = self._run(xcom, dag)
             if not self._succeeded(first, flaws):
@@ -192,9 +211,13 @@ class XComBackendContract(ContractHelpers):
             latest = self._push(second, "stage", RETURN_KEY)
             if latest is None:
                 flaws.unobserved("the cleared task stage, run again, pushed nothing: it did not run a second try")
-            if not any(d.task_id == "stage" for d in second.deletes):
+            if not per_attempt and not any(d.task_id == "stage" for d in second.deletes):
                 flaws.append("running the cleared task again did not delete its previous XCom")
-            if previous is not None and latest is not None:
+            if previous is None or latest is None:
+                return
+            if per_attempt:
+                self._kept_apart(xcom, previous, latest, flaws, "the cleared task's previous XCom")
+            else:
                 self._purged(xcom, previous, latest, flaws, "the cleared task's previous XCom")
 
     def test_missing_object_is_a_clear_error(self, xcom: XComHarness) -> None:

@@ -21,17 +21,11 @@ def _outcome(read: Callable[[], Any]) -> dict[str, Any]:
     return {"outcome": "returned", "value": describe(value)}
 
 
-class _StoredValue:
-    """The shape deserialize_value reads: an object with the stored ``value``."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
 def read_stored_reference(reference: Any) -> dict[str, Any]:
-    """Inside a task: what the running backend's deserialize_value makes of a stored value."""
+    """Inside a task: what the running backend's reading hook (``load_value`` / ``deserialize_value``)
+    makes of a stored value."""
     backend = _airflow.resolved_xcom_backend()
-    return _outcome(lambda: backend.deserialize_value(_StoredValue(reference)))  # type: ignore[attr-defined]
+    return _outcome(lambda: _airflow.received_value(backend, reference))
 
 
 def purge_then_read(ti: Any, *, task_id: str, key: str) -> dict[str, Any]:
@@ -39,4 +33,4 @@ def purge_then_read(ti: Any, *, task_id: str, key: str) -> dict[str, Any]:
     backend = _airflow.resolved_xcom_backend()
     row = _airflow.stored_row(backend, dag_id=ti.dag_id, run_id=ti.run_id, task_id=task_id, key=key)
     backend.purge(row)  # type: ignore[attr-defined]
-    return _outcome(lambda: backend.deserialize_value(row))  # type: ignore[attr-defined]
+    return _outcome(lambda: _airflow.read_row(backend, row))
