@@ -80,7 +80,7 @@ def test_a_bare_none_push_is_recorded_as_this_airflow_handles_it(user_tests):
 
 
 def test_the_asgi_bridge_is_off_unless_asked_for_and_only_serves_airflow_3_3_on(monkeypatch):
-    expected = {"3.0.6": False, "3.1.8": False, "3.2.2": False, "3.3.0": True, "3.3.2": True}
+    expected = {"3.0.6": False, "3.1.8": False, "3.2.2": False, "3.3.0": True, "3.3.2": True, "3.4.0b2": True}
     monkeypatch.delenv("PYTEST_XCOM_ASGI_BRIDGE", raising=False)
     for version, bridged in expected.items():
         monkeypatch.setattr(versions, "airflow_version", lambda version=version: version)
@@ -178,9 +178,11 @@ def _openapi_by_version(app):
 def test_the_execution_api_serves_every_version_as_airflow_builds_it(monkeypatch, xcom):
     """The harness's app generates the newest API version's routes first and the others when a
     request asks for one: each version must end up exactly as Airflow's own app serves it."""
-    import httpx
     from airflow.api_fastapi.execution_api.app import InProcessExecutionAPI
     from pytest_xcom._airflow.api_versions import EAGER_ENV, builds_newest_version_first
+    from pytest_xcom._airflow.asgi_bridge import http_library  # httpx, or httpx2 from Airflow 3.4
+
+    http = http_library()
 
     monkeypatch.delenv(EAGER_ENV, raising=False)
     ours, airflows = InProcessExecutionAPI(), InProcessExecutionAPI()
@@ -190,7 +192,7 @@ def test_the_execution_api_serves_every_version_as_airflow_builds_it(monkeypatch
     newest, oldest = versions[0], versions[-1]
 
     def served(api, version, path):
-        client = httpx.Client(transport=api.transport, base_url="http://in-process.invalid")
+        client = http.Client(transport=api.transport, base_url="http://in-process.invalid")
         response = client.get(path, headers={"Airflow-API-Version": version})
         return response.status_code, response.text
 

@@ -1,7 +1,7 @@
 """The in-process execution API served without its WSGI round trip.
 
 Under ``dag.test()`` every call a task makes to the execution API goes through
-``httpx.WSGITransport`` -> a2wsgi -> an event loop in another thread, with several thread
+``httpx.WSGITransport`` (``httpx2`` from Airflow 3.4) -> a2wsgi -> an event loop in another thread, with several thread
 hand-offs per message. :class:`ASGIBridge` hands the same request to the same ASGI app (Airflow's
 FastAPI/Cadwyn app, its routes and middleware, unchanged) on one persistent event loop run in the
 calling thread, and hands back the same response.
@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import functools
 import os
 import threading
 import weakref
@@ -25,9 +26,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio
-import httpx
 
 T = TypeVar("T")
+
+
+@functools.cache
+def http_library() -> Any:
+    """The HTTP client library the Task SDK talks to the execution API with: httpx, or httpx2 from
+    Airflow 3.4 (same API). Requests arrive as that library's objects, so the bridge answers in it."""
+    from airflow.sdk.api import client
+
+    return getattr(client, "httpx2", None) or getattr(client, "httpx")  # noqa: B009
 
 ENABLE_ENV = "PYTEST_XCOM_ASGI_BRIDGE"
 
@@ -36,8 +45,9 @@ def bridge_enabled() -> bool:
     return os.environ.get(ENABLE_ENV, "") == "1"
 
 
-class ASGIBridge(httpx.BaseTransport):
-    """A sync httpx transport that runs an ASGI app on one persistent loop.
+class ASGIBridge:
+    """A sync transport of the SDK's HTTP library (``handle_request``) that runs an ASGI app on one
+    persistent loop.
 
     The loop runs in the calling thread while a request is served (no hand-off), inside an empty
     ``contextvars`` context, as a2wsgi's loop thread would give it. A caller that already runs an
@@ -52,8 +62,8 @@ class ASGIBridge(httpx.BaseTransport):
         self._helper: concurrent.futures.ThreadPoolExecutor | None = None
         # Exceptions after the response started (Starlette re-raises them once the 500 is sent)
         # leave the response as the client got it, as a2wsgi does.
-        self._asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        self._queue: asyncio.Queue[tuple[httpx.Request, asyncio.Future[Any]]] = asyncio.Queue()
+        self._asgi = http_library().ASGITransport(app=app, raise_app_exceptions=False)
+        self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] = asyncio.Queue()
         self._server: asyncio.Task[None] | None = None
         lifespan = contextlib.AsyncExitStack()
         self._run(lambda: lifespan.enter_async_context(app.router.lifespan_context(app)))
@@ -70,7 +80,7 @@ class ASGIBridge(httpx.BaseTransport):
                 request, answer = await self._queue.get()
                 group.start_soon(self._answer, request, answer)
 
-    async def _answer(self, request: httpx.Request, answer: asyncio.Future[Any]) -> None:
+    async def _answer(self, request: Any, answer: asyncio.Future[Any]) -> None:
         try:
             response = await self._asgi.handle_async_request(request)
             body = await response.aread()
@@ -81,12 +91,12 @@ class ASGIBridge(httpx.BaseTransport):
         if not answer.done():
             answer.set_result((response.status_code, response.headers.raw, body))
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: Any) -> Any:
         request.read()
         status, headers, body = self._run(lambda: self._submit(request))
-        return httpx.Response(status, headers=headers, content=body, request=request)
+        return http_library().Response(status, headers=headers, content=body, request=request)
 
-    def _submit(self, request: httpx.Request) -> asyncio.Future[tuple[int, list[tuple[bytes, bytes]], bytes]]:
+    def _submit(self, request: Any) -> asyncio.Future[tuple[int, list[tuple[bytes, bytes]], bytes]]:
         """A future the request's answer lands in (a plain future: a task run by run_until_complete
         would become AnyIO's root task, whose worker threads end with it)."""
         if self._server is None or self._server.done():
