@@ -34,6 +34,7 @@ from pytest_xcom.isolation import env
 from pytest_xcom.isolation.backends import BackendChoice
 from pytest_xcom.isolation.db import CacheDirError, check_cache_dir
 from pytest_xcom.options import ISOLATION, SUITE_BACKEND, SUITE_POLICY, option
+from pytest_xcom.recording.restore import body_state_restored
 from pytest_xcom.reporting import terminal
 from pytest_xcom.snapshots.assertion import PLUGIN_NAME as SNAPSHOT_PLUGIN
 from pytest_xcom.snapshots.session import SnapshotPlugin
@@ -231,10 +232,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
+    # What the body changed in Airflow's config or sys.modules must not reach the next test.
     # Policy violations fail the test that made the run, after its own body: a test that
     # already failed keeps its own error, and the violations are added as a report section.
     try:
-        result = yield
+        with body_state_restored():
+            result = yield
     except BaseException:
         harness = item.stash.get(HARNESS, None)
         if harness is not None and harness.violations:

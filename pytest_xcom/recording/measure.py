@@ -92,6 +92,8 @@ def measure_push(pushed: Any, stored: Any, *, payload_is_stored: bool) -> dict[s
     except Exception as exc:  # Airflow's serializer refuses it; the backend stored it anyway
         size, sha256, payload_known = None, stored_sha, False
         facts["size_error"] = f"{type(exc).__name__}: {exc}"
-    offloaded = payload_known and stored != payload
+    # Unknown payload: Airflow's serializer refused the object, so whatever the backend stored is not
+    # Airflow's serialization of it (a reference, or the backend's own encoding).
+    offloaded = not payload_known or stored != payload
     facts.update(size=size, sha256=sha256, stored_size=stored_size, offloaded=offloaded)
     return facts
