@@ -42,7 +42,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("case") if callspec else None
-        if isinstance(case, differential.Case) and case.group not in needed:
+        if isinstance(case, differential.Case) and case.available and case.group not in needed:
             needed.append(case.group)
     if needed:
         _plain_runs(session.config).launch(needed)

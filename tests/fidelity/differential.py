@@ -52,6 +52,17 @@ class Case:
     freeze_time: str | None = None
     plain: tuple | None = None  # (run state, (producer task, row prefix or None)): see plain_sanity
     xfail: str | None = None
+    min_airflow: str | None = None  # the DAG needs this Airflow release (task loops: 3.4)
+
+    @property
+    def available(self) -> bool:
+        if self.min_airflow is None:
+            return True
+        from importlib import metadata
+
+        from packaging.version import Version
+
+        return Version(Version(metadata.version("apache-airflow")).base_version) >= Version(self.min_airflow)
 
     @property
     def file(self) -> Path:
@@ -69,6 +80,7 @@ GROUPS: dict[str, dict[str, Any]] = {
     "codec": {"backend": "fidelity_backends.FrameCsvXCom"},
     "redis": {"backend": "fidelity_backends.RedisStrXCom", "store": "redis"},
     "files": {"backend": "fidelity_backends.FilePathXCom", "store": "files"},
+    "storevalue": {"backend": "fidelity_backends.FileStoreXCom", "store": "files"},
 }
 
 # Every DAG of example_dags/*.py and tests/dag_files/*.py (test_every_project_dag_is_covered keeps
@@ -127,6 +139,21 @@ FIDELITY_CASES = [
     # Its plain outcome depends on the Airflow release (3.3.2's transport fails the push): no fixed
     # expectation, only agreement.
     Case("j-non-ascii-key", "fidelity_unicode", FIDELITY_DAGS, "fidelity_unicode", load="module"),
+    Case("k-url-keys", "fidelity_url_keys", FIDELITY_DAGS, "fidelity_url_keys", load="module",
+         plain=("success", ("label", None))),
+    # Airflow 3.4: task loops, per-attempt XComs, a store_value backend.
+    Case("l-loop-fixed", "fidelity_loop_fixed", FIDELITY_DAGS, "fidelity_loops", load="module",
+         min_airflow="3.4", plain=("success", ("grow.double", None))),
+    Case("m-loop-until", "fidelity_loop_until", FIDELITY_DAGS, "fidelity_loops", load="module",
+         min_airflow="3.4", plain=("success", ("refine.estimate", None))),
+    Case("n-loop-exhausted", "fidelity_loop_exhausted", FIDELITY_DAGS, "fidelity_loops", load="module",
+         min_airflow="3.4", plain=("failed", ("spin.turn", None))),
+    Case("o-loop-mapped", "fidelity_loop_mapped", FIDELITY_DAGS, "fidelity_loops", load="module",
+         min_airflow="3.4", plain=("success", ("batch.square", None))),
+    Case("p-loop-retry", "fidelity_loop_retry", FIDELITY_DAGS, "fidelity_loops", load="module",
+         min_airflow="3.4", plain=("success", ("steps.step", None))),
+    Case("q-store-value-backend", "fidelity_store_value", FIDELITY_DAGS, "fidelity_store_value", group="storevalue",
+         load="module", min_airflow="3.4", plain=("success", ("produce", "file-store:"))),
 ]
 
 
@@ -148,7 +175,8 @@ def plain_sanity(case: Case, plain: dict) -> list[str]:
 
 # Cases of the small backend groups first: their plain runs end first, and the harness side works
 # through them while the "db" group (all the others) is still running.
-CASES = sorted(FIDELITY_CASES, key=lambda case: case.group == "db") + PROJECT_CASES
+ALL_CASES = sorted(FIDELITY_CASES, key=lambda case: case.group == "db") + PROJECT_CASES
+CASES = [case for case in ALL_CASES if case.available]  # what the installed Airflow can run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,19 +422,35 @@ def dump_files(root: Path) -> dict[str, str]:
 # The comparison.
 
 
+def split_position(position: Any) -> tuple[int, int | None]:
+    """(map_index, iteration) of a row's position: an int, or "<map_index>@<iteration>" in a task loop."""
+    if isinstance(position, str):
+        map_index, _, iteration = position.partition("@")
+        return int(map_index), int(iteration)
+    return position, None
+
+
 def plain_task_states(task_instances: list) -> dict[str, Any]:
-    """The plain side's TIs in the shape of ``XComRun.task_states``: a list by map_index for mapped tasks.
+    """The plain side's TIs in the shape of ``XComRun.task_states``: a list by map_index for mapped
+    tasks, by iteration for tasks in a task loop (of lists by map_index where both).
 
     (A mapped task that expanded to nothing has only its map_index -1 TI, shown here as a single
     state where ``task_states`` has []; no DAG of the suite does that.)
     """
-    by_task: dict[str, dict[int, Any]] = defaultdict(dict)
-    for task_id, map_index, state in task_instances:
-        by_task[task_id][map_index] = state
+    by_task: dict[str, dict[tuple[int, int], Any]] = defaultdict(dict)
+    for task_id, position, state in task_instances:
+        map_index, iteration = split_position(position)
+        by_task[task_id][(-1 if iteration is None else iteration, map_index)] = state
     shaped: dict[str, Any] = {}
     for task_id, states in by_task.items():
-        indexes = sorted(i for i in states if i >= 0)
-        shaped[task_id] = [states[i] for i in indexes] if indexes else states.get(-1)
+        iterations = sorted({i for i, _m in states if i >= 0})
+        if iterations:
+            per = [[s for (i, m), s in sorted(states.items()) if i == it] for it in iterations]
+            mapped = any(m >= 0 for _i, m in states)
+            shaped[task_id] = per if mapped else [p[0] for p in per]
+            continue
+        indexes = sorted(m for _i, m in states if m >= 0)
+        shaped[task_id] = [states[(-1, i)] for i in indexes] if indexes else states.get((-1, -1))
     return shaped
 
 
@@ -476,9 +520,14 @@ def compare_with_plain(case: Case, plain: dict, harness: dict, run: Any) -> list
     )
     if case.compare_values:
         lines += side_by_side(
-            "xcom rows (task_id, map_index, key) -> value as the DB holds it",
+            "xcom rows (task_id, map_index[@iteration], key) -> value as the DB holds it",
             {(t, m, k): v for t, m, k, v in plain["xcoms"]},
             {(t, m, k): v for t, m, k, v in harness["xcoms"]},
+        )
+        lines += side_by_side(
+            "xcom rows of every attempt (task_id, map_index[@iteration], key, try_number) -> value (Airflow 3.4)",
+            {(t, m, k, n): v for t, m, k, n, v in plain.get("attempt_xcoms", [])},
+            {(t, m, k, n): v for t, m, k, n, v in harness.get("attempt_xcoms", [])},
         )
     else:
         lines += side_by_side(
@@ -507,26 +556,46 @@ def compare_record(harness: dict, run: Any) -> list[str]:
     """The harness's record vs the rows its own run left.
 
     For every standing row, the XCom that stands in the record (``run.pushed_by(task_id,
-    map_index=...).get(key)``: the last push, which is what the DB holds) must have ``stored`` equal
-    to the row's value; and every XCom the record has must have a row.
+    map_index=..., iteration=...).get(key)``: the last push, which is what the DB holds) must have
+    ``stored`` equal to the row's value; and every XCom the record has must have a row. Where each
+    attempt keeps its rows (Airflow 3.4), every attempt's row must also be the last push of that
+    attempt in the record, and every attempt's last push in the record must have its row.
     """
     rows = {(t, m, k): v for t, m, k, v in harness["xcoms"]}
     recorded: dict[tuple, Any] = {}
-    for task_id in run.task_states:
-        for push in run.pushed_by(task_id):
-            recorded[(push.task_id, push.map_index, push.key)] = None
-    for task_id, map_index, key in set(rows) | set(recorded):
+    for push in run.effective_pushes():
+        recorded[(push.task_id, _position(push), push.key)] = None
+    for task_id, position, key in set(rows) | set(recorded):
+        map_index, iteration = split_position(position)
         try:
-            push = run.pushed_by(task_id, map_index=map_index).get(key, map_index=map_index)
-            recorded[(task_id, map_index, key)] = json.loads(json.dumps(push.stored, default=repr))
+            push = run.pushed_by(task_id, map_index=map_index, iteration=iteration).get(key, map_index=map_index)
+            recorded[(task_id, position, key)] = json.loads(json.dumps(push.stored, default=repr))
         except Exception as exc:
-            recorded[(task_id, map_index, key)] = _error(exc)
-    return side_by_side(
-        "the harness's own DB rows vs its record (run.pushed_by(task_id, map_index=...).get(key).stored)",
+            recorded[(task_id, position, key)] = _error(exc)
+    lines = side_by_side(
+        "the harness's own DB rows vs its record (run.pushed_by(task_id, map_index=..., iteration=...).get(key).stored)",
         rows,
         recorded,
         labels=("xcom row in the harness's DB", "harness record: push.stored"),
     )
+    if harness.get("attempt_xcoms"):
+        every = {(t, m, k, n): v for t, m, k, n, v in harness["attempt_xcoms"]}
+        last: dict[tuple, Any] = {}
+        for push in sorted(run.pushes, key=lambda p: p.seq):
+            last[(push.task_id, _position(push), push.key, push.try_number)] = json.loads(
+                json.dumps(push.stored, default=repr)
+            )
+        lines += side_by_side(
+            "every attempt's rows in the harness's DB vs the record's last push of each attempt (run.pushes)",
+            every,
+            last,
+            labels=("xcom row in the harness's DB", "harness record: push.stored"),
+        )
+    return lines
+
+
+def _position(push: Any) -> Any:
+    return push.map_index if push.iteration is None else f"{push.map_index}@{push.iteration}"
 
 
 def descriptions(value: Any) -> list[dict]:
@@ -548,7 +617,9 @@ def decode_row(group: str, value: Any, store: dict[str, str], xcom_dir: Path | N
     if group == "redis" and isinstance(value, str) and value.startswith("redis-str://"):
         raw = store.get(value[len("redis-str://"):])
         return None if raw is None else ast.literal_eval(raw)
-    if group == "files" and isinstance(value, str) and xcom_dir is not None:
+    if group == "storevalue" and isinstance(value, str) and value.startswith("file-store:") and xcom_dir is not None:
+        return decode_row("files", value[len("file-store:"):], store, xcom_dir)
+    if group in ("files", "storevalue") and isinstance(value, str) and xcom_dir is not None:
         try:
             rel = str(Path(value).relative_to(xcom_dir))
         except ValueError:
@@ -566,12 +637,15 @@ def compare_received(case: Case, harness: dict, run: Any, store: dict, xcom_dir:
     """
     received: dict[str, Any] = {}
     recorded: dict[str, Any] = {}
-    for (task_id, _map_index, _key), value in sorted(((t, m, k), v) for t, m, k, v in harness["xcoms"]):
+    for (task_id, _map_index, _key), value in sorted((((t, m, k), v) for t, m, k, v in harness["xcoms"]), key=repr):
         for desc in descriptions(decode_row(case.group, value, store, xcom_dir)):
             source = desc["received_from"]
             where = f"{task_id} <- {source['task_id']}[{source['key']!r}]"
             try:
-                seen = run.value(source["task_id"], source["key"])
+                if source.get("loop"):  # every iteration, as a reader outside the loop receives it
+                    seen = run.loop(source["loop"]).values
+                else:
+                    seen = run.value(source["task_id"], source["key"])
             except LookupError as exc:
                 if desc["repr"] == "None":
                     seen = None
@@ -583,7 +657,7 @@ def compare_received(case: Case, harness: dict, run: Any, store: dict, xcom_dir:
                 recorded[where] = _error(exc)
                 received[where] = f"{desc['type']}: {desc['repr']}"
                 continue
-            if source["mapped"]:  # a lazy sequence: what matters is the items, in map-index order
+            if source["mapped"] or source.get("loop"):  # a lazy sequence: what matters is the items, in order
                 received[where] = desc["repr"]
                 recorded[where] = repr(list(seen))
             else:

@@ -20,9 +20,14 @@ folders. The XCom backend is whatever ``[core] xcom_backend`` says: one process 
 Prints ONE JSON document on stdout (everything Airflow and task code print goes to stderr)::
 
     {dag_id: {"state": ..., "task_instances": [[task_id, map_index, state], ...],
-              "xcoms": [[task_id, map_index, key, value], ...]}}
+              "xcoms": [[task_id, map_index, key, value], ...],
+              "attempt_xcoms": [[task_id, map_index, key, try_number, value], ...]}}
 
-``value`` is the xcom row's ``value`` column as Airflow's ORM returns it, JSON-normalised. A DAG
+``value`` is the xcom row's ``value`` column as Airflow's ORM returns it, JSON-normalised. From
+Airflow 3.4, a task inside a task loop has its position as ``"<map_index>@<iteration>"`` (the
+iteration comes from the instance's region, never from the ``map_index`` column, which holds a loop
+task's iteration there); ``xcoms`` are the rows of each instance's current attempt (what readers
+see) and ``attempt_xcoms`` the rows of every attempt (each keeps its own). A DAG
 whose ``dag.test()`` raises gets ``{"error": <traceback>}`` instead. With PROGRESS_DIR, each DAG's
 entry is also written to ``PROGRESS_DIR/<dag_id>.json`` as soon as its run is done.
 """
@@ -76,14 +81,18 @@ def _use_dags_folder(folder: str) -> None:
         sys.path.insert(0, folder)
 
 
-def read_run(session, dag_id: str, run_id: str) -> dict:
+def read_run(session, dag, run_id: str) -> dict:
     """The run's state, task instances and xcom rows, JSON-normalised (the harness side uses it too)."""
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
-    from airflow.models.xcom import XComModel
     from sqlalchemy import select
 
+    dag_id = dag.dag_id
     state = session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if hasattr(TaskInstance, "region_id"):  # Airflow 3.4: regions, and one row per attempt
+        return {"state": _text(state), **_read_attempts(session, dag, run_id)}
+    from airflow.models.xcom import XComModel
+
     tis = session.execute(
         select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
             TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
@@ -98,7 +107,73 @@ def read_run(session, dag_id: str, run_id: str) -> dict:
         "state": _text(state),
         "task_instances": sorted([t, m, _text(s)] for t, m, s in tis),
         "xcoms": sorted(([t, m, k, _normalise(v)] for t, m, k, v in xcoms), key=lambda r: r[:3]),
+        "attempt_xcoms": [],
     }
+
+
+def _read_attempts(session, dag, run_id: str) -> dict:
+    """Airflow 3.4's rows: task instances by region, xcom_v2 rows by attempt."""
+    from airflow.models.dynamic_region import DynamicRegion, loop_position
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModelV2
+    from sqlalchemy import select
+
+    loops = _enclosing_loops(dag)
+    regions = DynamicRegion.load_for_run(dag.dag_id, run_id, session=session)
+
+    def position(task_id, region_id, region_index):
+        loop = loops.get(task_id)
+        found = loop_position(regions, region_id, region_index, loop) if loop else None
+        mapped = task_id in dag.task_dict and _is_mapped(dag.task_dict[task_id])
+        map_index = region_index if (mapped or found is None) else -1
+        return map_index if found is None else f"{map_index}@{found[1]}"
+
+    rows = session.execute(
+        select(
+            TaskInstance.id, TaskInstance.task_id, TaskInstance.region_id, TaskInstance.region_index,
+            TaskInstance.try_number, TaskInstance.state, TaskInstance.working_set,
+        )
+        .where(TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == run_id)
+        .execution_options(include_all_attempts=True)
+    ).all()
+    attempts = {ti_id: (task_id, position(task_id, rid, rix), tries, bool(live)) for ti_id, task_id, rid, rix, tries, _s, live in rows}
+    xcoms = session.execute(
+        select(XComModelV2.task_instance_id, XComModelV2.key, XComModelV2.value).where(
+            XComModelV2.task_instance_id.in_(list(attempts))
+        )
+    ).all()
+    current, every = [], []
+    for ti_id, key, value in xcoms:
+        task_id, where, tries, live = attempts[ti_id]
+        every.append([task_id, where, key, tries, _normalise(value)])
+        if live:
+            current.append([task_id, where, key, _normalise(value)])
+    return {
+        "task_instances": sorted(
+            ([attempts[ti][0], attempts[ti][1], _text(s)] for ti, _t, _r, _x, _n, s, live in rows if live), key=repr
+        ),
+        "xcoms": sorted(current, key=lambda r: repr(r[:3])),
+        "attempt_xcoms": sorted(every, key=lambda r: repr(r[:4])),
+        # attempt id -> its place: object paths built per attempt name attempts by id (random per run)
+        "attempt_labels": {str(ti): f"{task}:{where}#{tries}" for ti, (task, where, tries, _l) in attempts.items()},
+    }
+
+
+def _enclosing_loops(dag) -> dict:
+    try:
+        from airflow.sdk.definitions._internal.loop import LoopTaskGroup
+    except ImportError:
+        return {}
+    return {
+        task.task_id: group_id
+        for group_id, group in dag.task_group.get_task_group_dict().items()
+        if isinstance(group, LoopTaskGroup)
+        for task in group
+    }
+
+
+def _is_mapped(task) -> bool:
+    return bool(getattr(task, "is_mapped", False)) or task.get_closest_mapped_task_group() is not None
 
 
 def _text(state):
@@ -137,7 +212,7 @@ def main(spec_path: str, progress_dir: str | None = None) -> int:
             try:
                 dag_run = dags[dag_id].test(logical_date=LOGICAL_DATE, run_after=LOGICAL_DATE)
                 with create_session() as session:
-                    results[dag_id] = read_run(session, dag_id, dag_run.run_id)
+                    results[dag_id] = read_run(session, dags[dag_id], dag_run.run_id)
             except Exception:
                 results[dag_id] = {"error": traceback.format_exc()}
             timings[dag_id] = round(time.perf_counter() - t0, 2)

@@ -11,10 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 
-def received(value: Any, *, task_id: str, key: str = "return_value", mapped: bool = False) -> dict:
-    shown = list(value) if mapped and value is not None else value
+def received(
+    value: Any, *, task_id: str, key: str = "return_value", mapped: bool = False, loop: str | None = None
+) -> dict:
+    """``mapped``: a mapped task's values, as a sequence; ``loop``: every iteration's value of a task
+    of that task loop, read from outside it (Airflow 3.4), as a sequence."""
+    shown = list(value) if (mapped or loop) and value is not None else value
     return {
-        "received_from": {"task_id": task_id, "key": key, "mapped": mapped},
+        "received_from": {"task_id": task_id, "key": key, "mapped": mapped, **({"loop": loop} if loop else {})},
         "type": type(value).__name__,
         "repr": repr(shown),
     }
