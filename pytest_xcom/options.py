@@ -40,6 +40,19 @@ def real_services(config: pytest.Config) -> RealServices:
     )
 
 
+def marker_error(item: pytest.Item) -> str | None:
+    """What is wrong with the test's ``xcom_policy`` / ``xcom_backend`` markers, naming the test (None: nothing).
+
+    Checked when the test is collected, so a typo errors the test before any fixture or its body runs.
+    """
+    try:
+        policy_for(item)
+        backend_for(item)
+    except pytest.UsageError as exc:
+        return str(exc)
+    return None
+
+
 def policy_for(item: pytest.Item) -> Policy:
     """The suite policy, overridden by the closest ``xcom_policy`` marker."""
     base = item.config.stash[SUITE_POLICY]

@@ -33,10 +33,11 @@ from pytest_xcom.fixtures import (  # noqa: F401  (the plugin's fixtures)
 from pytest_xcom.isolation import env
 from pytest_xcom.isolation.backends import BackendChoice
 from pytest_xcom.isolation.db import CacheDirError, check_cache_dir
-from pytest_xcom.options import ISOLATION, SUITE_BACKEND, SUITE_POLICY, option
+from pytest_xcom.options import ISOLATION, SUITE_BACKEND, SUITE_POLICY, marker_error, option
 from pytest_xcom.reporting import terminal
 from pytest_xcom.snapshots.assertion import PLUGIN_NAME as SNAPSHOT_PLUGIN
 from pytest_xcom.snapshots.session import SnapshotPlugin
+from pytest_xcom.tracebacks import hide_harness_frames
 
 RUNS_ATTRIBUTE = "xcom_runs"  # set on teardown reports; survives xdist's report transport
 
@@ -197,6 +198,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SnapshotPlugin(config, update=update), SNAPSHOT_PLUGIN)
 
 
+MARKER_ERROR = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Markers are checked as the tests are collected; a bad one errors its test at setup, before
+    # any fixture or the body runs, while the other tests still run.
+    for item in items:
+        problem = marker_error(item)
+        if problem is not None:
+            item.stash[MARKER_ERROR] = problem
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    problem = item.stash.get(MARKER_ERROR, None)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+
+
 def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
     gc_tuning.end_startup()  # the first test, its DAG runs included, paid the cold start
 
@@ -251,6 +271,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    if call.excinfo is not None:
+        hide_harness_frames(call.excinfo, item.config)  # before the report renders the traceback
     report = yield
     if call.when == "teardown":
         harness = item.stash.get(HARNESS, None)
