@@ -33,7 +33,15 @@ from pytest_xcom.fixtures import (  # noqa: F401  (the plugin's fixtures)
 from pytest_xcom.isolation import env
 from pytest_xcom.isolation.backends import BackendChoice
 from pytest_xcom.isolation.db import CacheDirError, check_cache_dir
-from pytest_xcom.options import ISOLATION, SUITE_BACKEND, SUITE_POLICY, marker_error, option
+from pytest_xcom.options import (
+    AIRFLOW_LOGS,
+    ISOLATION,
+    SUITE_BACKEND,
+    SUITE_POLICY,
+    marker_error,
+    option,
+    parse_airflow_logs,
+)
 from pytest_xcom.reporting import terminal
 from pytest_xcom.snapshots.assertion import PLUGIN_NAME as SNAPSHOT_PLUGIN
 from pytest_xcom.snapshots.session import SnapshotPlugin
@@ -104,6 +112,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "parity run: Azure Blob Storage clients and wasb_default use this connection string (a real account "
         "or a separately started Azurite) instead of the Azurite the harness starts",
         metavar="STRING",
+    )
+    add(
+        "--xcom-airflow-logs",
+        "xcom_airflow_logs",
+        "what of Airflow's own log a failing test shows: failed (default: the log of each failed task "
+        "instance, in a report section of its own), all (every line of the run), none",
+        metavar="{failed,all,none}",
     )
     add(
         "--xcom-snapshot-update",
@@ -184,6 +199,7 @@ def pytest_configure(config: pytest.Config) -> None:
             strict=parse_strict(option(config, "xcom_strict") or False, "--xcom-strict / xcom_strict"),
         )
         config.stash[SUITE_BACKEND] = BackendChoice(option(config, "xcom_backend") or "db")
+        config.stash[AIRFLOW_LOGS] = parse_airflow_logs(option(config, "xcom_airflow_logs"))
         update = parse_strict(
             option(config, "xcom_snapshot_update") or False, "--xcom-snapshot-update / xcom_snapshot_update"
         )
@@ -274,8 +290,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.excinfo is not None:
         hide_harness_frames(call.excinfo, item.config)  # before the report renders the traceback
     report = yield
+    harness = item.stash.get(HARNESS, None)
+    if harness is not None:
+        # Each failed task instance's Airflow log (--xcom-airflow-logs=failed), with the phase that ran it.
+        report.sections += harness.log_sections
+        harness.log_sections = []
     if call.when == "teardown":
-        harness = item.stash.get(HARNESS, None)
         if harness is not None and harness.runs:
             setattr(report, RUNS_ATTRIBUTE, [run.to_dict() for run in harness.runs])
     return report

@@ -15,6 +15,7 @@ package alone. Importing it never imports Airflow: each function imports what it
 - ``storage``: the object-storage XCom backend
 - ``clock``: the frozen wall clock for task code
 - ``given``: partial runs (tasks marked success, XComs given by the test)
+- ``task_logs``: Airflow's own log output of a run, taken task instance by task instance
 """
 
 from pytest_xcom._airflow.api_server import bridges_execution_api
@@ -51,6 +52,7 @@ from pytest_xcom._airflow.storage import (
     object_storage_backend,
     object_storage_settings,
 )
+from pytest_xcom._airflow.task_logs import LogSink, airflow_log_taken
 from pytest_xcom._airflow.versions import (
     airflow_version,
     collapses_single_group_expansion,
@@ -71,8 +73,10 @@ from pytest_xcom._airflow.xcom import (
 
 __all__ = [
     "GivenRow",
+    "LogSink",
     "NOT_SEEN",
     "XComEventSink",
+    "airflow_log_taken",
     "airflow_pushed_xcoms",
     "as_real_time",
     "airflow_version",
