@@ -50,8 +50,8 @@ def _quiet_loggers(*names: str, level: str = "WARNING") -> Iterator[None]:
     try:
         yield
     finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
+        for lg, saved in zip(loggers, levels, strict=True):
+            lg.setLevel(saved)
 
 
 def task_instances(dag_id: str, run_id: str) -> list[tuple[str, int, str | None]]:
