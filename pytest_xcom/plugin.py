@@ -6,6 +6,7 @@ from pytest_xcom import gc_tuning
 
 gc_tuning.defer_collections()  # first: Airflow's imports below and the first run are the cold start
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from pytest_xcom.options import (
     option,
     parse_airflow_logs,
 )
-from pytest_xcom.reporting import terminal
+from pytest_xcom.reporting import ci, terminal
 from pytest_xcom.snapshots.assertion import PLUGIN_NAME as SNAPSHOT_PLUGIN
 from pytest_xcom.snapshots.session import SnapshotPlugin
 from pytest_xcom.tracebacks import hide_harness_frames
@@ -289,16 +290,32 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     if call.excinfo is not None:
         hide_harness_frames(call.excinfo, item.config)  # before the report renders the traceback
-    report = yield
     harness = item.stash.get(HARNESS, None)
+    runs = harness.runs if harness is not None and call.when == "teardown" else []
+    if runs:  # the JUnit XML properties (and any reporter's): the report copies them from the item
+        item.user_properties.extend(ci.junit_properties(runs))
+    report = yield
     if harness is not None:
         # Each failed task instance's Airflow log (--xcom-airflow-logs=failed), with the phase that ran it.
         report.sections += harness.log_sections
         harness.log_sections = []
-    if call.when == "teardown":
-        if harness is not None and harness.runs:
-            setattr(report, RUNS_ATTRIBUTE, [run.to_dict() for run in harness.runs])
+    if runs:
+        setattr(report, RUNS_ATTRIBUTE, [run.to_dict() for run in runs])
+        if item.config.getoption("htmlpath", None):  # pytest-html writes a report: the runs go in its row
+            report.extras = [*getattr(report, "extras", []), ci.html_extra(item.nodeid, runs)]
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> Any:
+    # ``run == snapshot(extension_class=XComManifestExtension)``: the readable change list, ahead of
+    # syrupy's own explanation (pytest shows the first one)
+    explanations = yield
+    extension = sys.modules.get("pytest_xcom.syrupy")  # only once a test module imported it
+    if op != "==" or extension is None:
+        return explanations
+    lines = extension.explain(left, right, getattr(config.option, "diff_mode", None))
+    return explanations if lines is None else [lines, *explanations]
 
 
 class XComReporter:
@@ -315,11 +332,18 @@ class XComReporter:
         self.report_path = report_path
         self.report_written: Path | None = None
         self.report_error: str | None = None
+        self._phases: dict[str, list[tuple[str, str, bool]]] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Every phase's outcome, for the test's outcome beside its runs' states in the HTML report.
+        phases = self._phases.setdefault(report.nodeid, [])
+        phases.append((report.when or "", report.outcome, hasattr(report, "wasxfail")))
+        if report.when != "teardown":
+            return
+        outcome = ci.outcome_of(self._phases.pop(report.nodeid))
         runs = getattr(report, RUNS_ATTRIBUTE, None)
-        if runs and report.when == "teardown":
-            self.collected.add(report.nodeid, runs)
+        if runs:
+            self.collected.add(report.nodeid, runs, outcome=outcome)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.report_path is None or hasattr(self.config, "workerinput"):
