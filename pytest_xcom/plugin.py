@@ -302,7 +302,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if runs:
         setattr(report, RUNS_ATTRIBUTE, [run.to_dict() for run in runs])
         if item.config.getoption("htmlpath", None):  # pytest-html writes a report: the runs go in its row
-            report.extras = [*getattr(report, "extras", []), ci.html_extra(item.nodeid, runs)]
+            from pytest_xcom.reporting.html import pytest_html_extra
+
+            report.extras = [*getattr(report, "extras", []), pytest_html_extra(item.nodeid, runs)]
     return report
 
 

@@ -6,9 +6,7 @@ Pure functions of the record and of pytest's reports' outcomes: the plugin hands
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
-from typing import Any
 
 from pytest_xcom.record.run import XComRun
 
@@ -51,12 +49,3 @@ def failed_on_purpose(outcome: str, run: XComRun) -> bool:
     (it asserted the failure)."""
     return not run.succeeded and outcome in ("xfailed", "passed", "xpassed")
 
-
-def html_extra(nodeid: str, runs: list[XComRun]) -> dict[str, Any]:
-    """pytest-html's extra for a test's row: its runs' flow graphs and XCom tables."""
-    from pytest_html import extras
-
-    from pytest_xcom.reporting.html import render_fragment
-
-    prefix = "x" + hashlib.sha1(nodeid.encode()).hexdigest()[:10] + "-"  # ids unique on the shared page
-    return dict(extras.html(render_fragment(nodeid, runs, prefix=prefix)))

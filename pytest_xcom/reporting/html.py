@@ -9,6 +9,7 @@ with the stylesheet scoped to them.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import re
 import reprlib
@@ -249,3 +250,11 @@ def render_fragment(test_id: str, runs: list[XComRun], *, outcome: str | None = 
     views = [run_view(n, test_id, run, outcome=outcome, prefix=prefix) for n, run in enumerate(runs, 1)]
     template = environment().get_template("fragment.html.j2")
     return template.render(runs=views, css=Markup(scoped_css(".pytest-xcom")))
+
+
+def pytest_html_extra(nodeid: str, runs: list[XComRun]) -> dict[str, Any]:
+    """pytest-html's extra for a test's row: its runs' flow graphs and XCom tables."""
+    from pytest_html import extras
+
+    prefix = "x" + hashlib.sha1(nodeid.encode()).hexdigest()[:10] + "-"  # ids unique on the shared page
+    return dict(extras.html(render_fragment(nodeid, runs, prefix=prefix)))
