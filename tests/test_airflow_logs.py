@@ -2,8 +2,6 @@
 
 import re
 
-import pytest
-
 from airflow_compat import requires_airflow3
 
 pytestmark = requires_airflow3("Airflow 2 logs each task to its own files; its output is left as it was")
@@ -186,8 +184,3 @@ def test_a_second_run_says_which_run_its_log_is_from(user_tests):
     output = result.stdout.str()
     assert "Airflow log: transform[1]" in output and "Airflow log (run 2): transform[1]" in output
 
-
-def test_a_bad_value_is_a_usage_error(user_tests):
-    result = user_tests("def test_x():\n    pass\n", "--xcom-airflow-logs=some")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--xcom-airflow-logs / xcom_airflow_logs must be one of failed, all, none, not 'some'"])

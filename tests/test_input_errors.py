@@ -134,6 +134,7 @@ def test_a_harness_bug_keeps_every_frame(user_tests):
     assert "pytest_xcom/sizes.py" in result.stdout.str()
 
 
+@pytest.mark.bad_input("unknown-backend-in-a-marker")
 def test_bad_markers_error_their_tests_at_collection_before_fixtures_or_body(user_tests):
     result = user_tests(
         """
@@ -185,3 +186,10 @@ def test_an_unknown_backend_name_in_the_option_is_a_usage_error(user_tests):
     result = user_tests("def test_x():\n    pass\n", "--xcom-backend=dynamodb")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*XCom backend 'dynamodb' is neither 'db', 's3', 'gcs', 'azure' nor a dotted path*"])
+
+
+@pytest.mark.bad_input("bad-airflow-logs-option")
+def test_a_bad_airflow_logs_value_is_a_usage_error(user_tests):
+    result = user_tests("def test_x():\n    pass\n", "--xcom-airflow-logs=some")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--xcom-airflow-logs / xcom_airflow_logs must be one of failed, all, none, not 'some'"])
