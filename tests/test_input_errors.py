@@ -17,24 +17,30 @@ def _failure_section(result: pytest.RunResult, test: str) -> str:
     return text[start.end() : start.end() + end.start()] if end else text[start.end() :]
 
 
-def test_a_syntax_error_in_a_dag_file_shows_the_error_once_and_no_harness_frame(user_tests):
+def _failing_load(user_tests, test: str, file: str, content: str) -> tuple[pytest.RunResult, str]:
+    """A user test loading a DAG file that does not import: pytest's result and the failure it printed."""
     result = user_tests(
-        """
-        def test_broken(xcom, tmp_path):
-            (tmp_path / "broken.py").write_text("import os\\n\\ndef broken(:\\n    pass\\n")
-            xcom.load_dag(tmp_path / "broken.py")
+        f"""
+        def {test}(xcom, tmp_path):
+            (tmp_path / {file!r}).write_text({content!r})
+            xcom.load_dag(tmp_path / {file!r})
         """
     )
     result.assert_outcomes(failed=1)
-    section = _failure_section(result, "test_broken")
+    section = _failure_section(result, test)
     print(section)
     assert not HARNESS_FRAME.search(section), f"harness frames in the failure:\n{section}"
+    return result, section
+
+
+def test_a_syntax_error_in_a_dag_file_shows_the_error_once_and_no_harness_frame(user_tests):
+    result, section = _failing_load(user_tests, "test_broken", "broken.py", "import os\n\ndef broken(:\n    pass\n")
     assert section.count("SyntaxError") == 1, f"the SyntaxError should be said once:\n{section}"
     shown = [line for line in section.splitlines() if line.startswith("E ") and "def broken(:" in line]
     assert len(shown) == 1, f"the offending line should be shown once:\n{section}"
     assert "The above exception was the direct cause" not in section
     lines = [
-        ">       xcom.load_dag(tmp_path / \"broken.py\")",
+        ">       xcom.load_dag(tmp_path / 'broken.py')",
         "E       pytest_xcom.errors.DagFileError: could not import DAG file '*broken.py': SyntaxError: * (broken.py, line 3)",
         'E         File "*broken.py", line 3',
         "E           def broken(:",
@@ -47,17 +53,7 @@ def test_a_syntax_error_in_a_dag_file_shows_the_error_once_and_no_harness_frame(
 
 
 def test_a_dag_file_that_raises_shows_its_own_line(user_tests):
-    result = user_tests(
-        """
-        def test_raises(xcom, tmp_path):
-            (tmp_path / "raises.py").write_text("import os\\n\\nraise RuntimeError('needs DB_PASSWORD')\\n")
-            xcom.load_dag(tmp_path / "raises.py")
-        """
-    )
-    result.assert_outcomes(failed=1)
-    section = _failure_section(result, "test_raises")
-    print(section)
-    assert not HARNESS_FRAME.search(section), f"harness frames in the failure:\n{section}"
+    result, _ = _failing_load(user_tests, "test_raises", "raises.py", "import os\n\nraise RuntimeError('needs DB_PASSWORD')\n")
     result.stdout.fnmatch_lines(
         [
             "E       pytest_xcom.errors.DagFileError: could not import DAG file '*raises.py': RuntimeError: needs DB_PASSWORD",
