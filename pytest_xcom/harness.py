@@ -42,7 +42,7 @@ class XComHarness(LastRunQueries):
         self.runs: list[XComRun] = []
         self.airflow_logs = airflow_logs  # "failed", "all" or "none": see recording/airflow_log.py
         self._silenced = tuple(silenced_log_handlers)
-        self.log_sections: list[tuple[str, str]] = []  # (title, text) not yet shown in a report
+        self.log_sections: list[tuple[str, str]] = []  # (title, text) of each failed task instance's log
 
     def run(
         self,

@@ -7,7 +7,6 @@ from pytest_xcom import gc_tuning
 gc_tuning.defer_collections()  # first: Airflow's imports below and the first run are the cold start
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,11 +43,10 @@ from pytest_xcom.options import (
     parse_airflow_logs,
 )
 from pytest_xcom.reporting import ci, terminal
+from pytest_xcom.reporting.collector import RUNS_ATTRIBUTE, XComReporter
 from pytest_xcom.snapshots.assertion import PLUGIN_NAME as SNAPSHOT_PLUGIN
 from pytest_xcom.snapshots.session import SnapshotPlugin
 from pytest_xcom.tracebacks import hide_harness_frames
-
-RUNS_ATTRIBUTE = "xcom_runs"  # set on teardown reports; survives xdist's report transport
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -296,9 +294,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.user_properties.extend(ci.junit_properties(runs))
     report = yield
     if harness is not None:
-        # Each failed task instance's Airflow log (--xcom-airflow-logs=failed), with the phase that ran it.
-        report.sections += harness.log_sections
-        harness.log_sections = []
+        # Each failed task instance's Airflow log (--xcom-airflow-logs=failed): as pytest's own captured
+        # sections, every report carries those of the phases so far (a run in a fixture shows in the call).
+        report.sections = [*report.sections, *harness.log_sections]
     if runs:
         setattr(report, RUNS_ATTRIBUTE, [run.to_dict() for run in runs])
         if item.config.getoption("htmlpath", None):  # pytest-html writes a report: the runs go in its row
@@ -318,58 +316,3 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: 
         return explanations
     lines = extension.explain(left, right, getattr(config.option, "diff_mode", None))
     return explanations if lines is None else [lines, *explanations]
-
-
-class XComReporter:
-    """Collects every run of the session (from xdist workers too) for the summary and HTML.
-
-    The HTML report is written when the session finishes. Its path was checked at start-up; if
-    writing still fails, the terminal summary says so in one line (no traceback) and the exit
-    status becomes ``USAGE_ERROR`` (4) when it would otherwise have been 0 or 5.
-    """
-
-    def __init__(self, config: pytest.Config, report_path: Path | None = None) -> None:
-        self.config = config
-        self.collected = terminal.Collected()
-        self.report_path = report_path
-        self.report_written: Path | None = None
-        self.report_error: str | None = None
-        self._phases: dict[str, list[tuple[str, str, bool]]] = {}
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # Every phase's outcome, for the test's outcome beside its runs' states in the HTML report.
-        phases = self._phases.setdefault(report.nodeid, [])
-        phases.append((report.when or "", report.outcome, hasattr(report, "wasxfail")))
-        if report.when != "teardown":
-            return
-        outcome = ci.outcome_of(self._phases.pop(report.nodeid))
-        runs = getattr(report, RUNS_ATTRIBUTE, None)
-        if runs:
-            self.collected.add(report.nodeid, runs, outcome=outcome)
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.report_path is None or hasattr(self.config, "workerinput"):
-            return
-        try:
-            self.report_written = terminal.write_html(self.collected, self.report_path)
-        except OSError as exc:
-            self.report_error = (
-                f"pytest-xcom: ERROR: the HTML report (--xcom-report) could not be written to "
-                f"{self.report_path}: {exc.strerror or exc}"
-            )
-            if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
-                session.exitstatus = pytest.ExitCode.USAGE_ERROR
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if hasattr(self.config, "workerinput"):
-            return  # an xdist worker: the controller reports for every worker
-        if self.collected.entries:
-            terminalreporter.write_sep("=", "pytest-xcom")
-            for line in terminal.summary_lines(self.collected):
-                terminalreporter.write_line(line)
-        if self.report_written is not None:
-            terminalreporter.write_line(
-                f"pytest-xcom: HTML report of {len(self.collected.entries)} DAG run(s) written to {self.report_written}"
-            )
-        if self.report_error is not None:
-            terminalreporter.write_line(self.report_error, red=True, bold=True)

@@ -184,3 +184,20 @@ def test_a_second_run_says_which_run_its_log_is_from(user_tests):
     output = result.stdout.str()
     assert "Airflow log: transform[1]" in output and "Airflow log (run 2): transform[1]" in output
 
+
+
+def test_a_run_in_a_fixture_shows_its_log_in_the_failing_tests_report(user_tests):
+    result = user_tests(
+        MAPPED_FAILURE.replace("def test_etl(xcom):\n    run = xcom.run(etl())\n", """import pytest
+
+@pytest.fixture
+def run(xcom):
+    return xcom.run(etl())
+
+def test_etl(run):
+""")
+    )
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "def test_etl(run):" in output
+    assert output.count("Airflow log: transform[1]") == 1, output

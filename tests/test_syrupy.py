@@ -36,6 +36,13 @@ def test_flow(xcom, snapshot):
 SNAPSHOT_FILE = ("__snapshots__", "test_user", "test_flow.json")
 
 
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch):
+    """syrupy takes any process with PYTEST_XDIST_WORKER set for a worker, and leaves its summary
+    ("1 snapshot generated") to the controller: the user's session here is a session of its own."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
+
 def test_writes_compares_and_explains_a_change(user_tests, pytester):
     written = user_tests(SNAPSHOT_TEST.format(rows=["a", "b"]), "--snapshot-update")
     written.assert_outcomes(passed=1)
