@@ -13,7 +13,14 @@ from pytest_xcom.isolation.db import MetadataDB, ServerMetadataDB, XComDB, cache
 from pytest_xcom.isolation.gcs import GCSEmulator, XComGCS
 from pytest_xcom.isolation.s3 import MotoServer, XComS3
 from pytest_xcom.isolation.services import MockedServices
-from pytest_xcom.options import backend_for, isolation, policy_for, real_services
+from pytest_xcom.options import (
+    AIRFLOW_LOGS,
+    backend_for,
+    isolation,
+    policy_for,
+    real_services,
+    silenced_log_handlers,
+)
 from pytest_xcom.snapshots.assertion import XComSnapshot, snapshot_for
 
 if TYPE_CHECKING:
@@ -86,6 +93,8 @@ def xcom(xcom_db: XComDB, xcom_services: MockedServices, request: pytest.Fixture
         services=xcom_services,
         policy=policy_for(request.node),
         backend=backend_for(request.node),
+        airflow_logs=request.config.stash.get(AIRFLOW_LOGS, "failed"),
+        silenced_log_handlers=silenced_log_handlers(request.config),
     )
     request.node.stash[HARNESS] = harness
     yield harness

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from pytest_xcom import _airflow
 from pytest_xcom.checks.policy import Policy
-from pytest_xcom.errors import BackendError, NoRunError, XComValueError
+from pytest_xcom.errors import BackendError, DagRunError, NoRunError, XComValueError
 from pytest_xcom.isolation import backends
 from pytest_xcom.isolation.backends import BackendChoice
 from pytest_xcom.isolation.services import MockedServices
@@ -17,6 +18,7 @@ from pytest_xcom.last_run import LastRunQueries
 from pytest_xcom.record.given import Given, PartialRun, plan_partial_run
 from pytest_xcom.record.run import XComRun
 from pytest_xcom.recording import loader, runner
+from pytest_xcom.recording.airflow_log import RunLog
 
 
 class XComHarness(LastRunQueries):
@@ -29,6 +31,8 @@ class XComHarness(LastRunQueries):
         services: MockedServices,
         policy: Policy | None = None,
         backend: BackendChoice | None = None,
+        airflow_logs: str = "all",
+        silenced_log_handlers: Sequence[logging.Handler] = (),
     ) -> None:
         self._dags_folder = dags_folder
         self._services = services
@@ -37,6 +41,9 @@ class XComHarness(LastRunQueries):
         self.violations: list[str] = []  # policy violations of every run, checked after the test
         self._dag_files = loader.DagFiles()
         self.runs: list[XComRun] = []
+        self.airflow_logs = airflow_logs  # "failed", "all" or "none": see recording/airflow_log.py
+        self._silenced = tuple(silenced_log_handlers)
+        self.log_sections: list[tuple[str, str]] = []  # (title, text) of each failed task instance's log
 
     def run(
         self,
@@ -91,22 +98,37 @@ class XComHarness(LastRunQueries):
     ) -> XComRun:
         date = runner.coerce_logical_date(logical_date)
         freeze_at = runner.coerce_freeze_time(freeze_time, date)
-        with backends.activated(choice, self._services) as backend_class:
-            run = runner.run_dag(
-                dag,
-                logical_date=date,
-                conf=conf,
-                dags_folder=self._dags_folder,
-                backend=backend_class,
-                backend_name=choice.name,
-                freeze_at=freeze_at,
-                resume=resume,
-                partial=partial,
-            )
+        log = None if self.airflow_logs == "all" else RunLog()
+        try:
+            with backends.activated(choice, self._services) as backend_class:
+                run = runner.run_dag(
+                    dag,
+                    logical_date=date,
+                    conf=conf,
+                    dags_folder=self._dags_folder,
+                    backend=backend_class,
+                    backend_name=choice.name,
+                    freeze_at=freeze_at,
+                    resume=resume,
+                    partial=partial,
+                    log=log,
+                    silenced=self._silenced,
+                )
+        except DagRunError:
+            self._keep_log(log, dag, run_raised=True)
+            raise
+        self._keep_log(log, dag, run_raised=False)
         run.policy_violations = self.policy.violations(run)
         self.violations.extend(run.policy_violations)
         self.runs.append(run)
         return run
+
+    def _keep_log(self, log: RunLog | None, dag: Any, *, run_raised: bool) -> None:
+        if log is None or self.airflow_logs != "failed":
+            return
+        nth = len(self.runs) + 1
+        prefix = "Airflow log" if nth == 1 else f"Airflow log (run {nth})"
+        self.log_sections += log.sections(str(getattr(dag, "dag_id", "?")), run_raised=run_raised, prefix=prefix)
 
     def clear_and_rerun(
         self,

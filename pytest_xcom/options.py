@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -11,10 +12,29 @@ from pytest_xcom.errors import BackendError, PolicyError
 from pytest_xcom.isolation.backends import BackendChoice
 from pytest_xcom.isolation.env import IsolatedAirflow
 from pytest_xcom.isolation.services import RealServices
+from pytest_xcom.recording.airflow_log import AIRFLOW_LOG_MODES
 
 ISOLATION = pytest.StashKey[IsolatedAirflow]()
 SUITE_POLICY = pytest.StashKey[Policy]()
 SUITE_BACKEND = pytest.StashKey[BackendChoice]()
+AIRFLOW_LOGS = pytest.StashKey[str]()
+
+
+def parse_airflow_logs(value: Any) -> str:
+    """``--xcom-airflow-logs`` / ``xcom_airflow_logs``: failed (the default), all or none."""
+    text = str(value or "failed").strip().lower()
+    if text not in AIRFLOW_LOG_MODES:
+        raise PolicyError(
+            f"--xcom-airflow-logs / xcom_airflow_logs must be one of {', '.join(AIRFLOW_LOG_MODES)}, not {value!r}"
+        )
+    return text
+
+
+def silenced_log_handlers(config: pytest.Config) -> list[logging.Handler]:
+    """pytest's handler behind "Captured log": Airflow's records of a run are kept from it (not from caplog)."""
+    plugin = config.pluginmanager.get_plugin("logging-plugin")
+    handler = getattr(plugin, "report_handler", None)
+    return [handler] if isinstance(handler, logging.Handler) else []
 
 
 def option(config: pytest.Config, name: str) -> Any:
@@ -38,6 +58,19 @@ def real_services(config: pytest.Config) -> RealServices:
         gcs_endpoint=option(config, "xcom_gcs_endpoint") or None,
         azure_connection_string=option(config, "xcom_azure_connection_string") or None,
     )
+
+
+def marker_error(item: pytest.Item) -> str | None:
+    """What is wrong with the test's ``xcom_policy`` / ``xcom_backend`` markers, naming the test (None: nothing).
+
+    Checked when the test is collected, so a typo errors the test before any fixture or its body runs.
+    """
+    try:
+        policy_for(item)
+        backend_for(item)
+    except pytest.UsageError as exc:
+        return str(exc)
+    return None
 
 
 def policy_for(item: pytest.Item) -> Policy:

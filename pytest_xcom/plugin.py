@@ -6,7 +6,7 @@ from pytest_xcom import gc_tuning
 
 gc_tuning.defer_collections()  # first: Airflow's imports below and the first run are the cold start
 
-from pathlib import Path
+import sys
 from typing import Any
 
 import pytest
@@ -33,13 +33,21 @@ from pytest_xcom.fixtures import (  # noqa: F401  (the plugin's fixtures)
 from pytest_xcom.isolation import env
 from pytest_xcom.isolation.backends import BackendChoice
 from pytest_xcom.isolation.db import CacheDirError, check_cache_dir
-from pytest_xcom.options import ISOLATION, SUITE_BACKEND, SUITE_POLICY, option
+from pytest_xcom.options import (
+    AIRFLOW_LOGS,
+    ISOLATION,
+    SUITE_BACKEND,
+    SUITE_POLICY,
+    marker_error,
+    option,
+    parse_airflow_logs,
+)
 from pytest_xcom.recording.restore import body_state_restored
-from pytest_xcom.reporting import terminal
+from pytest_xcom.reporting import ci, terminal
+from pytest_xcom.reporting.collector import RUNS_ATTRIBUTE, XComReporter
 from pytest_xcom.snapshots.assertion import PLUGIN_NAME as SNAPSHOT_PLUGIN
 from pytest_xcom.snapshots.session import SnapshotPlugin
-
-RUNS_ATTRIBUTE = "xcom_runs"  # set on teardown reports; survives xdist's report transport
+from pytest_xcom.tracebacks import hide_harness_frames
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -104,6 +112,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "parity run: Azure Blob Storage clients and wasb_default use this connection string (a real account "
         "or a separately started Azurite) instead of the Azurite the harness starts",
         metavar="STRING",
+    )
+    add(
+        "--xcom-airflow-logs",
+        "xcom_airflow_logs",
+        "what of Airflow's own log a failing test shows: failed (default: the log of each failed task "
+        "instance, in a report section of its own), all (every line of the run), none",
+        metavar="{failed,all,none}",
     )
     add(
         "--xcom-snapshot-update",
@@ -184,6 +199,7 @@ def pytest_configure(config: pytest.Config) -> None:
             strict=parse_strict(option(config, "xcom_strict") or False, "--xcom-strict / xcom_strict"),
         )
         config.stash[SUITE_BACKEND] = BackendChoice(option(config, "xcom_backend") or "db")
+        config.stash[AIRFLOW_LOGS] = parse_airflow_logs(option(config, "xcom_airflow_logs"))
         update = parse_strict(
             option(config, "xcom_snapshot_update") or False, "--xcom-snapshot-update / xcom_snapshot_update"
         )
@@ -196,6 +212,25 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--xcom-report / xcom_report: {problem}")
     config.pluginmanager.register(XComReporter(config, report_path), "xcom-reporter")
     config.pluginmanager.register(SnapshotPlugin(config, update=update), SNAPSHOT_PLUGIN)
+
+
+MARKER_ERROR = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Markers are checked as the tests are collected; a bad one errors its test at setup, before
+    # any fixture or the body runs, while the other tests still run.
+    for item in items:
+        problem = marker_error(item)
+        if problem is not None:
+            item.stash[MARKER_ERROR] = problem
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    problem = item.stash.get(MARKER_ERROR, None)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
 
 
 def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
@@ -254,57 +289,33 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    if call.excinfo is not None:
+        hide_harness_frames(call.excinfo, item.config)  # before the report renders the traceback
+    harness = item.stash.get(HARNESS, None)
+    runs = harness.runs if harness is not None and call.when == "teardown" else []
+    if runs:  # the JUnit XML properties (and any reporter's): the report copies them from the item
+        item.user_properties.extend(ci.junit_properties(runs))
     report = yield
-    if call.when == "teardown":
-        harness = item.stash.get(HARNESS, None)
-        if harness is not None and harness.runs:
-            setattr(report, RUNS_ATTRIBUTE, [run.to_dict() for run in harness.runs])
+    if harness is not None:
+        # Each failed task instance's Airflow log (--xcom-airflow-logs=failed): as pytest's own captured
+        # sections, every report carries those of the phases so far (a run in a fixture shows in the call).
+        report.sections = [*report.sections, *harness.log_sections]
+    if runs:
+        setattr(report, RUNS_ATTRIBUTE, [run.to_dict() for run in runs])
+        if item.config.getoption("htmlpath", None):  # pytest-html writes a report: the runs go in its row
+            from pytest_xcom.reporting.html import pytest_html_extra
+
+            report.extras = [*getattr(report, "extras", []), pytest_html_extra(item.nodeid, runs)]
     return report
 
 
-class XComReporter:
-    """Collects every run of the session (from xdist workers too) for the summary and HTML.
-
-    The HTML report is written when the session finishes. Its path was checked at start-up; if
-    writing still fails, the terminal summary says so in one line (no traceback) and the exit
-    status becomes ``USAGE_ERROR`` (4) when it would otherwise have been 0 or 5.
-    """
-
-    def __init__(self, config: pytest.Config, report_path: Path | None = None) -> None:
-        self.config = config
-        self.collected = terminal.Collected()
-        self.report_path = report_path
-        self.report_written: Path | None = None
-        self.report_error: str | None = None
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        runs = getattr(report, RUNS_ATTRIBUTE, None)
-        if runs and report.when == "teardown":
-            self.collected.add(report.nodeid, runs)
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.report_path is None or hasattr(self.config, "workerinput"):
-            return
-        try:
-            self.report_written = terminal.write_html(self.collected, self.report_path)
-        except OSError as exc:
-            self.report_error = (
-                f"pytest-xcom: ERROR: the HTML report (--xcom-report) could not be written to "
-                f"{self.report_path}: {exc.strerror or exc}"
-            )
-            if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
-                session.exitstatus = pytest.ExitCode.USAGE_ERROR
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if hasattr(self.config, "workerinput"):
-            return  # an xdist worker: the controller reports for every worker
-        if self.collected.entries:
-            terminalreporter.write_sep("=", "pytest-xcom")
-            for line in terminal.summary_lines(self.collected):
-                terminalreporter.write_line(line)
-        if self.report_written is not None:
-            terminalreporter.write_line(
-                f"pytest-xcom: HTML report of {len(self.collected.entries)} DAG run(s) written to {self.report_written}"
-            )
-        if self.report_error is not None:
-            terminalreporter.write_line(self.report_error, red=True, bold=True)
+@pytest.hookimpl(wrapper=True)
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> Any:
+    # ``run == snapshot(extension_class=XComManifestExtension)``: the readable change list, ahead of
+    # syrupy's own explanation (pytest shows the first one)
+    explanations = yield
+    extension = sys.modules.get("pytest_xcom.syrupy")  # only once a test module imported it
+    if op != "==" or extension is None:
+        return explanations
+    lines = extension.explain(left, right, getattr(config.option, "diff_mode", None))
+    return explanations if lines is None else [lines, *explanations]

@@ -12,11 +12,12 @@ import json
 import re
 from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from pytest_xcom.errors import SizeError
 
 SizeLike = int | str
+UnitSystem = Literal["binary", "decimal"]
 
 # Where the preset numbers come from (the README repeats this):
 # - airflow: Airflow 1.x/2.x's MAX_XCOM_SIZE constant, 48 KiB + 192 bytes = 49,344 bytes, the
@@ -92,16 +93,44 @@ def _unknown_size_message(limit: str) -> str:
     return f"cannot read size limit {limit!r}: {_accepted()}"
 
 
-def human(size: int | None) -> str:
-    """Bytes as people read them: '812 B', '47.9 KiB', '1.2 MiB' ('unknown' for None)."""
+# The unit system of each preset, as its number reads best: 48.2 KiB, 64.0 KiB, 256.0 MiB, 1.0 GB.
+_PRESET_UNITS: dict[str, UnitSystem] = {
+    "airflow": "binary",
+    "mysql": "binary",
+    "postgres": "binary",
+    "sqlite": "decimal",
+}
+_DECIMAL_UNITS = ("kb", "mb", "gb")
+
+
+def unit_system(limit: SizeLike) -> UnitSystem:
+    """The unit system ``limit`` was written in: "decimal" for "1MB", "binary" for "1MiB".
+
+    Plain bytes (``49344``, ``"512"``, ``"512B"``) read in binary units, as every other size the
+    harness shows.
+    """
+    if isinstance(limit, str):
+        text = limit.strip().lower()
+        if text in _PRESET_UNITS:
+            return _PRESET_UNITS[text]
+        if text.endswith(_DECIMAL_UNITS):
+            return "decimal"
+    return "binary"
+
+
+def human(size: int | None, units: UnitSystem = "binary") -> str:
+    """Bytes as people read them: '812 B', '47.9 KiB', '1.2 MiB'; with ``units="decimal"``
+    '47.9 KB', '1.2 MB' (powers of 1000). 'unknown' for None.
+    """
     if size is None:
         return "unknown"
-    if size < 1024:
+    step, names = (1000, ("KB", "MB", "GB")) if units == "decimal" else (1024, ("KiB", "MiB", "GiB"))
+    if size < step:
         return f"{size} B"
     value = float(size)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024 or unit == "GiB":
+    for unit in names:
+        value /= step
+        if value < step or unit == names[-1]:
             return f"{value:.1f} {unit}"
     return f"{size} B"  # pragma: no cover - loop always returns
 

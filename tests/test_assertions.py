@@ -97,6 +97,21 @@ FAILING = {
             "E*Push a reference (e.g. an object-store URI) instead of the data, *",
         ],
     ),
+    "max_size_decimal_limit_in_decimal_units": (
+        'run.assert_max_size("50KB")',
+        [
+            "E*AssertionError: 2 XCom(s) of DAG 'orders' exceed the serialized size limit of 50.0 KB (50,000 bytes), largest first:",
+            "E*  extract key 'return_value': 60.7 KB (60,739 bytes)",
+            "E*  extract key 'orders': 60.7 KB (60,710 bytes)",
+        ],
+    ),
+    "max_size_binary_limit_in_binary_units": (
+        'run.assert_max_size("50KiB")',
+        [
+            "E*AssertionError: 2 XCom(s) of DAG 'orders' exceed the serialized size limit of 50.0 KiB (51,200 bytes), largest first:",
+            "E*  extract key 'return_value': 59.3 KiB (60,739 bytes)",
+        ],
+    ),
     "max_size_stored_for_one_task": (
         'run.assert_max_size("30B", task_id="export", stored=True)',
         [

@@ -114,7 +114,7 @@ def test_the_tests_own_failure_wins_and_violations_are_attached(user_tests):
         dag_files=("orders_dag.py",),
     )
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*AssertionError: the test's own failure", "*- Captured xcom policy call -*", "*exceed the serialized size limit of 1000 B*"])
+    result.stdout.fnmatch_lines(["*AssertionError: the test's own failure", "*- Captured xcom policy call -*", "*exceed the serialized size limit of 1.0 KB (1,000 bytes)*"])
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Size limits: one parser for ints, units and presets, with a clear error for anything else."""
 
 import pytest
-from pytest_xcom.sizes import PRESETS, SizeError, human, parse_size
+from pytest_xcom.sizes import PRESETS, SizeError, human, parse_size, unit_system
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,30 @@ def test_presets_are_the_documented_numbers():
 def test_human_sizes(size, text):
     assert human(size) == text
 
+
+
+@pytest.mark.parametrize(
+    ("size", "text"), [(999, "999 B"), (1000, "1.0 KB"), (60_739, "60.7 KB"), (1_000_000, "1.0 MB"), (2 * 10**9, "2.0 GB")]
+)
+def test_human_sizes_in_decimal_units(size, text):
+    assert human(size, "decimal") == text
+
+
+@pytest.mark.parametrize(
+    ("limit", "system"),
+    [
+        ("1MB", "decimal"),
+        ("48kb", "decimal"),
+        (" 2 GB ", "decimal"),
+        ("sqlite", "decimal"),
+        ("1MiB", "binary"),
+        ("64KiB", "binary"),
+        ("airflow", "binary"),
+        ("mysql", "binary"),
+        (49_344, "binary"),
+        ("512", "binary"),
+        ("512B", "binary"),
+    ],
+)
+def test_a_limit_is_shown_in_the_unit_system_it_was_written_in(limit, system):
+    assert unit_system(limit) == system, f"{limit!r} was written in {system} units"

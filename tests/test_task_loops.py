@@ -183,7 +183,7 @@ def test_loop_assertions_fail_with_what_happened(user_tests, loop_dags):
     result.assert_outcomes(failed=5)
     result.stdout.fnmatch_lines(
         [
-            literal("EXHAUSTED failed 2 max_iterations ['not yet at 0', 'not yet at 1'] ['spin.never@1']"),
+            "*" + literal("EXHAUSTED failed 2 max_iterations ['not yet at 0', 'not yet at 1'] ['spin.never@1']"),
             "*expected task loop 'refine' to run 4 iteration(s), but it ran 2 (max_iterations=5, stopped by until).",
             literal("*gate 'refine.good_enough' states: ['success', 'success']"),
             literal("*decision reasons: ['score 10', 'score 100']"),
@@ -193,6 +193,7 @@ def test_loop_assertions_fail_with_what_happened(user_tests, loop_dags):
             "*task 'seed' is not inside a task loop, so it has no iteration 0; leave iteration= out*",
             "*--- spin.never@1 ---*",
             "*LoopMaxIterationsExceeded: Loop condition remained false at max_iterations=2: not yet at 1",
+            "*Airflow log: spin.never@1*",   # the failed gate's own log, in a section of its own
         ]
     )
 

@@ -16,6 +16,7 @@ package alone. Importing it never imports Airflow: each function imports what it
 - ``clock``: the frozen wall clock for task code
 - ``given``: partial runs (tasks marked success, XComs given by the test)
 - ``loops``: task loops (Airflow 3.4): loop groups, iterations, the gate's decision
+- ``task_logs``: Airflow's own log output of a run, taken task instance by task instance
 """
 
 from pytest_xcom._airflow.api_server import bridges_execution_api
@@ -46,7 +47,7 @@ from pytest_xcom._airflow.given import (
     unexpandable_mapped_tasks,
 )
 from pytest_xcom._airflow.intercept import NOT_SEEN, XComEventSink, intercepted
-from pytest_xcom._airflow.loops import LOOP_DECISION_REASON_KEY, LoopShape, loop_shapes
+from pytest_xcom._airflow.loops import LOOP_DECISION_REASON_KEY, LoopShape, loop_shapes, region_iterations
 from pytest_xcom._airflow.sink import Instance
 from pytest_xcom._airflow.storage import (
     clear_object_storage_caches,
@@ -54,6 +55,7 @@ from pytest_xcom._airflow.storage import (
     object_storage_backend,
     object_storage_settings,
 )
+from pytest_xcom._airflow.task_logs import LogSink, airflow_log_taken
 from pytest_xcom._airflow.versions import (
     airflow_version,
     collapses_single_group_expansion,
@@ -80,9 +82,11 @@ __all__ = [
     "GivenRow",
     "Instance",
     "LOOP_DECISION_REASON_KEY",
+    "LogSink",
     "LoopShape",
     "NOT_SEEN",
     "XComEventSink",
+    "airflow_log_taken",
     "airflow_pushed_xcoms",
     "as_real_time",
     "airflow_version",
@@ -121,6 +125,7 @@ __all__ = [
     "pushes_none",
     "read_row",
     "received_value",
+    "region_iterations",
     "resolved_xcom_backend",
     "resuming_existing_dag_run",
     "run_dag_test",

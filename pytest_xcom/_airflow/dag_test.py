@@ -12,6 +12,7 @@ from typing import Any
 from pytest_xcom._airflow import af2
 from pytest_xcom._airflow.api_server import in_process_api_server
 from pytest_xcom._airflow.db import create_session
+from pytest_xcom._airflow.task_logs import is_compact_formatter
 from pytest_xcom._airflow.versions import before, is_airflow2
 
 
@@ -93,6 +94,7 @@ def _plain_task_tracebacks() -> Iterator[None]:
         for processor in structlog.get_config().get("processors", [])
         if isinstance(processor, structlog.dev.ConsoleRenderer)
         and isinstance(getattr(type(processor), "exception_formatter", None), property)
+        and not is_compact_formatter(processor.exception_formatter)  # already plain: the user's frames
     ]
     saved = [(renderer, renderer.exception_formatter) for renderer in renderers]
     for renderer in renderers:

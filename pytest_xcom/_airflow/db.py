@@ -54,18 +54,18 @@ def create_session() -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def _quiet_loggers(*names: str) -> Iterator[None]:
+def _quiet_loggers(*names: str, level: str = "WARNING") -> Iterator[None]:
     import logging
 
     loggers = [logging.getLogger(name) for name in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
-        lg.setLevel(logging.WARNING)
+        lg.setLevel(level)
     try:
         yield
     finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
+        for lg, saved in zip(loggers, levels, strict=True):
+            lg.setLevel(saved)
 
 
 def task_instances(dag: Any, run_id: str) -> list[tuple[str, int, int | None, str | None]]:

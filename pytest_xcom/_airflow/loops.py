@@ -78,6 +78,17 @@ def loop_decision_reason(msg: Any) -> str | None:
     return reason if isinstance(reason, str) else None
 
 
+def region_iterations(dag: Any, run_id: str) -> dict[tuple[str, int], int]:
+    """(region id, region index) -> loop iteration of the task instances of a run that ran in a loop."""
+    if not enclosing_loops(dag):
+        return {}
+    from pytest_xcom._airflow.db import create_session
+
+    with create_session() as session:
+        found = instance_iterations(dag, dag.dag_id, run_id, session)
+    return {(str(region_id), int(index)): iteration for (region_id, index), iteration in found.items()}
+
+
 def instance_iterations(dag: Any, dag_id: str, run_id: str, session: Any) -> dict[Any, int]:
     """(region_id, region_index) -> loop iteration of every task instance region of a run inside a loop.
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_xcom.errors import XComTypeError
 from pytest_xcom.record.events import XComPull, XComPush, instance_label
-from pytest_xcom.sizes import PRESETS, SizeLike, human, parse_size
+from pytest_xcom.sizes import PRESETS, SizeLike, human, parse_size, unit_system
 
 if TYPE_CHECKING:
     from pytest_xcom.record.run import XComRun
@@ -80,15 +80,16 @@ class MaxSize(Rule):
 
     def message(self, run: XComRun, offenders: list[XComPush]) -> str:
         limit = self.limit_bytes
+        units = unit_system(self.limit)  # "1MB" reads "1.0 MB", "1MiB" "1.0 MiB"
         preset = self.limit.strip().lower() in PRESETS if isinstance(self.limit, str) else False
-        limit_text = f"{human(limit)} ({limit:,} bytes{f', preset {self.limit!r}' if preset else ''})"
+        limit_text = f"{human(limit, units)} ({limit:,} bytes{f', preset {self.limit!r}' if preset else ''})"
         what = "stored size" if self.stored else "serialized size"
         lines = [
             f"{len(offenders)} XCom(s) of DAG {run.dag_id!r} exceed the {what} limit of {limit_text}, largest first:"
         ]
         for p in offenders:
             size = self._measure(p)
-            lines.append(f"  {p.label}: {human(size)} ({size:,} bytes)")
+            lines.append(f"  {p.label}: {human(size, units)} ({size:,} bytes)")
         advice = (
             "Push a reference (e.g. an object-store URI) instead of the data, or use an XCom backend "
             "that offloads large values"

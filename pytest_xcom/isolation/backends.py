@@ -39,6 +39,8 @@ class BackendChoice:
                 "an XCom backend is named by a string: 'db', 's3', 'gcs', 'azure' or a dotted class path, "
                 f"not {self.name!r}"
             )
+        if self.name not in ("db", *OBJECT_STORES) and not self.name.rpartition(".")[0]:
+            raise BackendError(_not_a_backend_name(self.name))
         allowed = S3_OPTIONS if self.name in OBJECT_STORES else ()
         unknown = sorted(set(self.options) - set(allowed))
         if unknown:
@@ -135,14 +137,18 @@ def container_name_problem(container: str) -> str | None:
 NAME_PROBLEMS = {"s3": bucket_name_problem, "gcs": gcs_bucket_name_problem, "azure": container_name_problem}
 
 
+def _not_a_backend_name(name: str) -> str:
+    return (
+        f"XCom backend {name!r} is neither 'db', 's3', 'gcs', 'azure' nor a dotted path such as "
+        "'my_project.xcom_backend.MyXCom'"
+    )
+
+
 def import_backend(path: str) -> type:
     """The BaseXCom subclass at ``path`` ("package.module.Class"), or a clear error naming it."""
     module_name, _, class_name = path.rpartition(".")
     if not module_name:
-        raise BackendError(
-            f"XCom backend {path!r} is neither 'db', 's3', 'gcs', 'azure' nor a dotted path such as "
-            "'my_project.xcom_backend.MyXCom'"
-        )
+        raise BackendError(_not_a_backend_name(path))
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
@@ -14,6 +13,8 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import filelock
 
 from pytest_xcom import _airflow
 from pytest_xcom.errors import XComError
@@ -108,14 +109,14 @@ def _say(message: str) -> None:
 
 @contextlib.contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock shared by every pytest process (xdist workers, parallel CI jobs)."""
+    """An exclusive lock shared by every pytest process (xdist workers, parallel CI jobs).
+
+    filelock takes an ``flock`` on Unix (the lock file stays, so waiters share its inode: sessions
+    of earlier pytest-xcom versions, which called ``flock`` themselves, still exclude each other).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with filelock.FileLock(str(path)):
+        yield
 
 
 class MetadataDB:

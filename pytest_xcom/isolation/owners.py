@@ -12,18 +12,29 @@ import socket
 import stat
 from pathlib import Path
 
+import psutil
+
 _DIR_NAME = re.compile(r"pytest-xcom-(\d+)-([0-9a-f]{8})-([0-9a-z]+)-[0-9a-z_]+\Z")
 _LEGACY_DIR_NAME = re.compile(r"pytest-xcom-(\d+)-[0-9a-z_]{8}\Z")  # before owners were named in full
 _DATABASE_NAME = re.compile(r"pytest_xcom_(\d+)_([0-9a-f]{8})_([0-9a-z]+)_[0-9a-z]+\Z")
 
 
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """A process's state letter and start time (clock ticks after boot), from Linux's /proc."""
+def _clock_ticks() -> int:
     try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-        fields = data[data.rindex(b")") + 2 :].split()  # the command name may hold spaces and parentheses
-        return fields[0].decode(), int(fields[19])
-    except (OSError, ValueError, IndexError):
+        return os.sysconf("SC_CLK_TCK")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): the unit only has to be stable
+        return 100
+
+
+_CLOCK_TICKS = _clock_ticks()
+
+
+def _start_ticks(process: psutil.Process) -> int | None:
+    """When a process started, in clock ticks after boot: the unit owner names have always used
+    (Linux's /proc/<pid>/stat field 22, which psutil's create_time is computed from)."""
+    try:
+        return int(round((process.create_time() - psutil.boot_time()) * _CLOCK_TICKS))
+    except (psutil.Error, OSError, ValueError):
         return None
 
 
@@ -55,8 +66,11 @@ def _machine() -> str:
 def _owner(separator: str, pid: int | None = None) -> str:
     """A process (this one) as the owner of what it makes: pid, machine and start time ('0': not known)."""
     pid = os.getpid() if pid is None else pid
-    found = _proc_stat(pid)
-    return separator.join((str(pid), _machine(), _base36(found[1]) if found else "0"))
+    try:
+        ticks = _start_ticks(psutil.Process(pid))
+    except psutil.Error:
+        ticks = None
+    return separator.join((str(pid), _machine(), _base36(ticks) if ticks is not None else "0"))
 
 
 def _running(pid: int, started: str) -> bool:
@@ -64,18 +78,18 @@ def _running(pid: int, started: str) -> bool:
     if pid <= 1:
         return True  # not a pid a session has: never touch it
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        status = process.status()
+    except psutil.NoSuchProcess:
         return False
-    except OSError:
-        pass  # it exists, under another user
-    found = _proc_stat(pid)
-    if found is None:
-        return True  # no /proc (or it just ended): a live pid is taken to be the owner
-    state, start = found
-    if state in ("Z", "X"):
+    except psutil.Error:
+        return True  # it exists, and we may not look closer: taken to be the owner
+    if status in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
         return False  # exited; only its parent has not collected it yet
-    return started == "0" or _base36(start) == started
+    ticks = _start_ticks(process)
+    if ticks is None:
+        return True  # it just ended, or its start time is unknown: a live pid is taken to be the owner
+    return started == "0" or _base36(ticks) == started
 
 
 def is_leftover_database(name: str) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pytest_xcom import _airflow
 from pytest_xcom.errors import DagFileError
+from pytest_xcom.tracebacks import is_machinery_frame
 
 
 class DagFiles:
@@ -70,8 +71,9 @@ class DagFiles:
                 ) from None
             if not isinstance(exc, Exception) or isinstance(exc, DagFileError):
                 raise
-            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-3))
-            raise DagFileError(f"could not import DAG file {str(path)!r}: {type(exc).__name__}: {exc}\n{tb}") from exc
+            raise DagFileError(
+                f"could not import DAG file {str(path)!r}: {type(exc).__name__}: {exc}\n{_where(exc)}"
+            ) from None  # the message holds the error and its place: shown once, without the harness's frames
         self._dag_modules[module_name] = module
         return dag
 
@@ -127,6 +129,19 @@ class DagFiles:
         sys.modules.pop(module_name, None)
         for name, module in shadowed.items():
             sys.modules.setdefault(name, module)
+
+
+def _where(exc: BaseException) -> str:
+    """Where the import failed: a syntax error's line and caret, else the last frames of the user's code."""
+    if isinstance(exc, SyntaxError):
+        # The lines that point at the code; the error's own line is already in the message.
+        lines = traceback.format_exception_only(type(exc), exc)
+        return "".join(line for line in lines[:-1] if line.strip()).rstrip("\n")
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if not is_machinery_frame(frame.filename)]
+    if len(frames) <= 3:
+        return "".join(traceback.format_list(frames)).rstrip("\n")
+    # The DAG file's line that started it, and the two frames that raised.
+    return "".join([*traceback.format_list(frames[:1]), "  ...\n", *traceback.format_list(frames[-2:])]).rstrip("\n")
 
 
 def _modules_from(folder: str) -> dict[str, ModuleType]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import os
 import traceback
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +18,7 @@ from pytest_xcom import _airflow
 from pytest_xcom._airflow.sink import Instance
 from pytest_xcom.record.events import Attempts, TriggerXComs, XComDelete, XComPull, XComPush, standing_pushes
 from pytest_xcom.recording.measure import measure_push
+from pytest_xcom.tracebacks import is_machinery_frame
 
 
 class Recorder:
@@ -263,17 +263,10 @@ def _equal(received: Any, pushed: Any) -> bool:
         return False
 
 
-_HARNESS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
-
-
-def _is_machinery(filename: str) -> bool:
-    return _airflow.is_airflow_frame(filename) or filename.startswith(_HARNESS_DIR)
-
-
 def format_task_exception(exc: BaseException) -> str:
     """The traceback of a task's exception, without the frames of Airflow's own machinery."""
     tb = traceback.TracebackException.from_exception(exc)
-    own = [frame for frame in tb.stack if not _is_machinery(frame.filename)]
+    own = [frame for frame in tb.stack if not is_machinery_frame(frame.filename)]
     hidden = len(tb.stack) - len(own)
     tb.stack = traceback.StackSummary.from_list(own or tb.stack[-3:])
     text = "".join(tb.format())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,8 @@ from pytest_xcom.isolation.signals import signal_handlers_restored
 from pytest_xcom.record.events import instance_label
 from pytest_xcom.record.given import PartialRun
 from pytest_xcom.record.run import XComRun
-from pytest_xcom.recording.recorder import Recorder
+from pytest_xcom.recording.airflow_log import RunLog
+from pytest_xcom.recording.recorder import Recorder, format_task_exception
 from pytest_xcom.recording.restore import process_state_restored
 
 DEFAULT_LOGICAL_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -80,10 +83,14 @@ def run_dag(
     freeze_at: datetime | None = None,
     resume: bool = False,
     partial: PartialRun | None = None,
+    log: RunLog | None = None,
+    silenced: Sequence[logging.Handler] = (),
 ) -> XComRun:
     """Run ``dag`` once with ``backend`` as its XCom backend; return the record of its traffic.
 
     ``partial``: run only some tasks, the others marked success, with XComs given in their place.
+    ``log``: where Airflow's own log output goes while the run lasts (None: where Airflow sends it);
+    ``silenced`` handlers get none of the run's log records meanwhile.
     """
     if not isinstance(dag, _airflow.dag_class()):
         raise XComTypeError(
@@ -99,6 +106,10 @@ def run_dag(
     started = time.perf_counter()
     try:
         with contextlib.ExitStack() as stack:
+            if log is not None:
+                stack.enter_context(
+                    _airflow.airflow_log_taken(log, silenced=silenced, format_exception=format_task_exception)
+                )
             stack.enter_context(signal_handlers_restored())
             stack.enter_context(environ_restored())
             stack.enter_context(process_state_restored())
@@ -115,6 +126,8 @@ def run_dag(
     except Exception as exc:
         raise DagRunError(f"DAG {dag.dag_id!r} could not run: {type(exc).__name__}: {exc}") from exc
     recorder.read_back_values()
+    if log is not None:  # a failed task instance's log section names its loop iteration
+        log.iterations = _airflow.region_iterations(dag, dag_run.run_id)
     if recorder.internal_errors:
         # The run itself went as Airflow decided; only the record is incomplete. Say so loudly.
         raise RecordingError(

@@ -1,16 +1,29 @@
 """A self-contained HTML report of recorded runs: a flow graph per run, and its tables.
 
-Everything (CSS, SVG) is inline: the file loads nothing over the network when viewed.
+The pages are Jinja2 templates (``reporting/templates``), rendered with autoescaping: this module
+only gathers what they show. Everything (CSS, SVG) is inline: the file loads nothing over the
+network when viewed. The same run sections go into pytest-html's report (:func:`render_fragment`),
+with the stylesheet scoped to them.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import html
+import re
 import reprlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pytest_xcom.record.events import instance_label
-from pytest_xcom.reporting.markup import e
+import jinja2
+from markupsafe import Markup
+
+from pytest_xcom.record.events import XComPull, XComPush, instance_label
+from pytest_xcom.reporting.ci import failed_on_purpose
 from pytest_xcom.reporting.svg import render_svg
 from pytest_xcom.sizes import human
 
@@ -20,178 +33,228 @@ if TYPE_CHECKING:
 _preview = reprlib.Repr()
 _preview.maxstring, _preview.maxother, _preview.maxlist, _preview.maxdict, _preview.maxlevel = 60, 60, 4, 4, 2
 CSS = resources.files("pytest_xcom.reporting").joinpath("report.css").read_text(encoding="utf-8")
-
-
-def table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
-    """``rows`` hold HTML already escaped."""
-    header = "".join(f"<th>{e(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def render_run(number: int, test_id: str, run: XComRun) -> str:
-    pushes = run.ordered_pushes()
-    given = any(p.given for p in pushes)  # a "source" column only when the test gave XComs
-    rows = []
-    for p in pushes:
-        who = run.readers(p)
-        rows.append(
-            [
-                f"<code>{e(p.task_id)}</code>",
-                *([GIVEN_BADGE if p.given else "task"] if given else []),
-                str(p.map_index) if p.map_index >= 0 else "\u2013",
-                f"<code>{e(p.key)}</code>",
-                f'<span class="num">{e(human(p.size))}</span>',
-                f'<span class="num">{e(human(p.stored_size))}</span>',
-                f'<span class="off" title="{e(_preview.repr(p.stored))}">yes</span>' if p.offloaded else "no",
-                ", ".join(f"<code>{e(r)}</code>" for r in who) or '<span class="unused">nobody</span>',
-                f'<code class="value">{e(_preview.repr(p.value))}</code>',
-            ]
-        )
-    total = sum(p.counted_size for p in pushes)
-    state_css = "ok" if run.state == "success" else "failed" if run.state == "failed" else "other"
-    parts = [
-        f'<section class="run" id="run-{number}">',
-        f'<h2>{e(run.dag_id)} <span class="badge state-{state_css}">{e(run.state)}</span></h2>',
-        f'<p class="meta">test <code>{e(test_id)}</code> \u00b7 run <code>{e(run.run_id)}</code> \u00b7 '
-        f"backend <code>{e(run.backend)}</code> \u00b7 {run.duration:.2f} s \u00b7 {len(pushes)} XCom(s), "
-        f"{e(human(total))} \u00b7 {len(run.pulls)} read(s)</p>",
-        *_partial_run_note(run),
-        f'<div class="graph">{render_svg(run, f"run{number}")}</div>',
-        "<h3>XComs pushed</h3>",
-        table(["task", *(["source"] if given else []), *PUSH_COLUMNS], rows)
-        if rows
-        else '<p class="empty">No XComs pushed.</p>',
-    ]
-    missing = [p for p in run.pulls if not p.found]
-    if missing:
-        parts += [
-            "<h3>Reads that found nothing</h3>",
-            table(
-                ["reader", "source", "key", "kind"],
-                [
-                    [
-                        f"<code>{e(instance_label(p.task_id, p.map_index))}</code>",
-                        f"<code>{e(p.source_task_id)}</code>",
-                        f"<code>{e(p.key)}</code>",
-                        e(p.kind),
-                    ]
-                    for p in missing
-                ],
-            ),
-        ]
-    if run.failures:
-        parts += [
-            "<h3>Failures</h3>",
-            table(
-                ["task", "error"],
-                [[f"<code>{e(where)}</code>", f"<pre>{e(text)}</pre>"] for where, text in run.failures.items()],
-                "failures",
-            ),
-        ]
-    if run.policy_violations:
-        items = "".join(f"<li>{e(v)}</li>" for v in run.policy_violations)
-        parts += ["<h3>Policy violations</h3>", f"<ul>{items}</ul>"]
-    parts.append("</section>")
-    return "\n".join(parts)
-
-
-PUSH_COLUMNS = ["map index", "key", "size", "stored size", "offloaded", "readers", "value"]
-GIVEN_BADGE = (
-    '<span class="badge given" title="given by the test (upstream=), not pushed by a task" '
-    'style="background:#fff8e1;border-color:#f9a825;color:#8d6e00">given</span>'
-)
-
-
-def _partial_run_note(run: XComRun) -> list[str]:
-    """A partial run says which tasks ran and which were marked success without running."""
-    if not run.marked_success:
-        return []
-    ran = [t for t in run.task_ids if t not in run.marked_success]
-    return [
-        '<p class="meta partial">partial run \u00b7 ran '
-        + (", ".join(f"<code>{e(t)}</code>" for t in ran) or "nothing")
-        + ' \u00b7 <span title="dag.test(mark_success_pattern=...)">marked success without running</span> '
-        + ", ".join(f"<code>{e(t)}</code>" for t in run.marked_success)
-        + "</p>"
-    ]
-
-
-def render_summary(entries: list[tuple[str, XComRun]]) -> str:
-    effective = [run.effective_pushes() for _, run in entries]
-    everything = [
-        (n, run, p)
-        for n, (_, run), pushes in zip(range(1, len(entries) + 1), entries, effective, strict=True)
-        for p in pushes
-    ]
-    total = sum(p.counted_size for *_, p in everything)
-    stored = sum(p.stored_size for *_, p in everything)
-    failed = sum(1 for _, run in entries if run.state != "success")
-    largest = sorted(everything, key=lambda item: -item[2].counted_size)[:5]
-    parts = [
-        '<section class="summary">',
-        f'<p class="totals"><b>{len(entries)}</b> run(s) \u00b7 <b>{len(everything)}</b> XCom(s) \u00b7 '
-        f"<b>{e(human(total))}</b> serialized, {e(human(stored))} in the metadata DB \u00b7 "
-        f'<b class="{"bad" if failed else ""}">{failed}</b> run(s) not successful</p>',
-        '<p class="legend"><span class="sw state-ok"></span>success '
-        '<span class="sw state-failed"></span>failed <span class="sw state-upfailed"></span>upstream failed '
-        '<span class="sw state-other"></span>other <span class="ln"></span>XCom read '
-        '<span class="ln off"></span>offloaded XCom read \u00b7 stacked cards: mapped task</p>',
-        table(
-            ["#", "test", "DAG", "state", "XComs", "bytes"],
-            [
-                [
-                    f'<a href="#run-{n}">{n}</a>',
-                    f"<code>{e(test_id)}</code>",
-                    f"<code>{e(run.dag_id)}</code>",
-                    e(run.state),
-                    str(len(pushes)),
-                    e(human(sum(p.counted_size for p in pushes))),
-                ]
-                for n, (test_id, run), pushes in zip(range(1, len(entries) + 1), entries, effective, strict=True)
-            ],
-        ),
-    ]
-    if largest:
-        head = ["run", "task", "key", "size", "stored size", "offloaded"]
-        parts += [
-            "<h3>Largest XComs</h3>",
-            table(
-                head,
-                [
-                    [
-                        f'<a href="#run-{n}">{e(run.dag_id)}</a>',
-                        f"<code>{e(instance_label(p.task_id, p.map_index))}</code>",
-                        f"<code>{e(p.key)}</code>",
-                        e(human(p.size)),
-                        e(human(p.stored_size)),
-                        "yes" if p.offloaded else "no",
-                    ]
-                    for n, run, p in largest
-                ],
-            ),
-        ]
-    parts.append("</section>")
-    return "\n".join(parts)
-
-
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
+OUTCOME_CSS = {
+    "passed": "state-ok",
+    "failed": "state-failed",
+    "error": "state-failed",
+    "xfailed": "state-skipped",
+    "xpassed": "state-upfailed",
+    "skipped": "state-skipped",
+}
 
 
-def render_html(entries: list[tuple[str, XComRun]], *, title: str = "pytest-xcom report") -> str:
-    """The whole report: a summary, then per (test node id, run) its flow graph and tables."""
-    body = [render_summary(entries)] if entries else ['<p class="empty">No DAG runs were recorded.</p>']
-    body += [render_run(n, test_id, run) for n, (test_id, run) in enumerate(entries, 1)]
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            # Nothing may load from anywhere: the report must look the same offline.
-            f'<meta http-equiv="Content-Security-Policy" content="{e(CSP)}">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{e(title)}</title><style>{CSS}</style></head><body>",
-            f"<h1>{e(title)}</h1>",
-            *body,
-            "</body></html>",
-        ]
+def _escaped(value: Any) -> Markup:
+    """Every ``{{ value }}`` escaped as the pages always were (``html.escape``; markup passes as is)."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape(str(value), quote=True))
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pytest_xcom.reporting", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_escaped,
     )
+    env.filters["size"] = human
+    env.filters["preview"] = _preview.repr
+    env.filters["instance"] = instance_label
+    env.globals["outcome_css"] = OUTCOME_CSS
+    return env
+
+
+@dataclass
+class PushRow:
+    """One pushed XCom as the tables show it."""
+
+    push: XComPush
+    readers: list[str]
+
+    def __getattr__(self, name: str) -> Any:  # task_id, key, size, ... straight from the push
+        return getattr(self.push, name)
+
+
+@dataclass
+class MissingRead:
+    reader: str
+    source_task_id: str
+    key: str
+    kind: str
+
+    @classmethod
+    def of(cls, pull: XComPull) -> MissingRead:
+        return cls(instance_label(pull.task_id, pull.map_index), pull.source_task_id, pull.key, pull.kind)
+
+
+@dataclass
+class RunView:
+    """What a run's section shows."""
+
+    number: int
+    test_id: str
+    run: XComRun
+    anchor: str | None
+    svg: Markup
+    outcome: str | None = None
+    pushes: list[PushRow] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> Any:  # dag_id, state, run_id, backend, marked_success ...
+        return getattr(self.run, name)
+
+    @property
+    def given(self) -> bool:  # a "source" column only when the test gave XComs
+        return any(row.given for row in self.pushes)
+
+    @property
+    def total(self) -> int:
+        return sum(row.counted_size for row in self.pushes)
+
+    @property
+    def duration(self) -> str:
+        return f"{self.run.duration:.2f}"
+
+    @property
+    def reads(self) -> int:
+        return len(self.run.pulls)
+
+    @property
+    def state_css(self) -> str:
+        return "ok" if self.run.state == "success" else "failed" if self.run.state == "failed" else "other"
+
+    @property
+    def ran(self) -> list[str]:
+        return [t for t in self.run.task_ids if t not in self.run.marked_success]
+
+    @property
+    def missing(self) -> list[MissingRead]:
+        return [MissingRead.of(pull) for pull in self.run.pulls if not pull.found]
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        return list(self.run.failures.items())
+
+    @property
+    def violations(self) -> list[str]:
+        return self.run.policy_violations
+
+    @functools.cached_property
+    def effective(self) -> list[XComPush]:
+        return self.run.effective_pushes()
+
+    @property
+    def effective_total(self) -> int:
+        return sum(p.counted_size for p in self.effective)
+
+
+def run_view(number: int, test_id: str, run: XComRun, *, outcome: str | None = None, prefix: str = "") -> RunView:
+    """The view of one run; ``prefix`` keeps its element ids apart from other runs' on a shared page."""
+    return RunView(
+        number=number,
+        test_id=test_id,
+        run=run,
+        anchor=None if prefix else f"run-{number}",
+        svg=Markup(render_svg(run, f"{prefix}run{number}")),
+        outcome=outcome,
+        pushes=[PushRow(p, run.readers(p)) for p in run.ordered_pushes()],
+    )
+
+
+@dataclass
+class SummaryView:
+    runs: list[RunView]
+    outcomes: Mapping[str, str]
+
+    @property
+    def xcoms(self) -> int:
+        return sum(len(run.effective) for run in self.runs)
+
+    @property
+    def total(self) -> int:
+        return sum(run.effective_total for run in self.runs)
+
+    @property
+    def stored(self) -> int:
+        return sum(p.stored_size for run in self.runs for p in run.effective)
+
+    @property
+    def failed_runs(self) -> list[RunView]:
+        return [run for run in self.runs if run.state != "success"]
+
+    @property
+    def on_purpose(self) -> list[RunView]:
+        return [run for run in self.runs if run.outcome is not None and failed_on_purpose(run.outcome, run.run)]
+
+    @property
+    def tests(self) -> dict[str, str]:
+        """Outcome by test, for the tests that made the runs shown."""
+        return {run.test_id: self.outcomes[run.test_id] for run in self.runs if run.test_id in self.outcomes}
+
+    @property
+    def failed_tests(self) -> int:
+        return sum(1 for outcome in self.tests.values() if outcome in ("failed", "error"))
+
+    @property
+    def other_outcomes(self) -> list[tuple[str, int]]:
+        counts = Counter(outcome for outcome in self.tests.values() if outcome not in ("failed", "error"))
+        errors = sum(1 for outcome in self.tests.values() if outcome == "error")
+        found = [("error", errors)] if errors else []
+        return found + sorted(counts.items())
+
+    @property
+    def largest(self) -> list[tuple[RunView, XComPush]]:
+        everything = [(run, p) for run in self.runs for p in run.effective]
+        return sorted(everything, key=lambda item: -item[1].counted_size)[:5]
+
+
+def render_html(
+    entries: list[tuple[str, XComRun]],
+    *,
+    title: str = "pytest-xcom report",
+    outcomes: Mapping[str, str] | None = None,
+) -> str:
+    """The whole report: a summary, then per (test node id, run) its flow graph and tables.
+
+    ``outcomes``: each test's pytest outcome (passed, failed, xfailed, error, ...) by node id,
+    shown beside its runs' states.
+    """
+    known = outcomes or {}
+    runs = [run_view(n, test_id, run, outcome=known.get(test_id)) for n, (test_id, run) in enumerate(entries, 1)]
+    template = environment().get_template("report.html.j2")
+    return template.render(title=title, csp=CSP, css=Markup(CSS), runs=runs, summary=SummaryView(runs, known))
+
+
+_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+
+
+@functools.cache
+def scoped_css(scope: str) -> str:
+    """The report's stylesheet for a fragment inside another page: every rule under ``scope``."""
+
+    def scoped(match: re.Match[str]) -> str:
+        selectors = [s.strip() for s in match.group(1).split(",")]
+        inside = [scope if s == "body" else f"{scope} {s}" for s in selectors]
+        return ",".join(inside) + "{" + match.group(2) + "}"
+
+    return _RULE.sub(scoped, CSS)
+
+
+def render_fragment(test_id: str, runs: list[XComRun], *, outcome: str | None = None, prefix: str = "x") -> str:
+    """A test's runs as an HTML fragment for another report (pytest-html's extras): each run's
+    section (graph, XCom table), styled by the report's stylesheet scoped to ``.pytest-xcom``.
+    ``prefix`` makes its element ids unique on that page."""
+    views = [run_view(n, test_id, run, outcome=outcome, prefix=prefix) for n, run in enumerate(runs, 1)]
+    template = environment().get_template("fragment.html.j2")
+    return template.render(runs=views, css=Markup(scoped_css(".pytest-xcom")))
+
+
+def pytest_html_extra(nodeid: str, runs: list[XComRun]) -> dict[str, Any]:
+    """pytest-html's extra for a test's row: its runs' flow graphs and XCom tables."""
+    from pytest_html import extras
+
+    prefix = "x" + hashlib.sha1(nodeid.encode()).hexdigest()[:10] + "-"  # ids unique on the shared page
+    return dict(extras.html(render_fragment(nodeid, runs, prefix=prefix)))

@@ -19,9 +19,12 @@ class Collected:
     """(test node id, run) for every DAG run of the session, in the order tests finished."""
 
     entries: list[tuple[str, XComRun]] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)  # each test's pytest outcome, by node id
 
-    def add(self, nodeid: str, runs: list[dict[str, Any]]) -> None:
+    def add(self, nodeid: str, runs: list[dict[str, Any]], *, outcome: str | None = None) -> None:
         self.entries.extend((nodeid, XComRun.from_dict(data)) for data in runs)
+        if outcome is not None:
+            self.outcomes[nodeid] = outcome
 
 
 def _total(run: XComRun) -> int:
@@ -92,5 +95,5 @@ def write_html(collected: Collected, path: Path) -> Path:
 
     path = path.expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(collected.entries), encoding="utf-8")
+    path.write_text(render_html(collected.entries, outcomes=collected.outcomes), encoding="utf-8")
     return path

@@ -43,14 +43,6 @@ def _unreadable(entry: Any, where: str) -> str | None:
     return None
 
 
-def _matches(stored: dict[str, Any], manifest: dict[str, Any], storage: bool | None) -> bool:
-    if "manifest_version" not in manifest:
-        return stored == manifest  # a plain dict given to assert_match: compared exactly
-    old, new = manifests.normalized(stored), manifests.normalized(manifest)
-    compared = manifests.storage_comparable(old, new) if storage is None else storage
-    return manifests.comparable(old, new, storage=compared) == manifests.comparable(new, old, storage=compared)
-
-
 def _partial_comparison(stored: dict[str, Any], manifest: dict[str, Any], storage: bool | None) -> str | None:
     """Why a passing comparison looked at less than everything: "v1" (an old format), "airflow"
     (written on another Airflow release: storage facts left out), or None."""
@@ -171,7 +163,7 @@ class XComSnapshot:
             raise
         is_manifest = "manifest_version" in manifest
         problem = _unreadable(stored.get(entry), f"entry {entry!r} of {self.display}") if is_manifest else None
-        if entry in stored and problem is None and _matches(stored[entry], manifest, storage):
+        if entry in stored and problem is None and manifests.matches(stored[entry], manifest, storage=storage):
             if not self.update or stored[entry] == manifest:
                 self.counts["passed"] += 1
                 why = _partial_comparison(stored[entry], manifest, storage)

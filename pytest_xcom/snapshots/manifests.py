@@ -87,3 +87,12 @@ def comparable(manifest: dict[str, Any], other: dict[str, Any], *, storage: bool
                 xcoms.setdefault(task_id, {}).setdefault(index, {})[key] = kept
     data["xcoms"] = xcoms
     return data
+
+
+def matches(stored: dict[str, Any], manifest: dict[str, Any], *, storage: bool | None = None) -> bool:
+    """Whether ``manifest`` (this run) matches ``stored`` (the snapshot) on what a comparison looks at."""
+    if "manifest_version" not in manifest:
+        return stored == manifest  # a plain dict given to assert_match: compared exactly
+    old, new = normalized(stored), normalized(manifest)
+    compared = storage_comparable(old, new) if storage is None else storage
+    return comparable(old, new, storage=compared) == comparable(new, old, storage=compared)

@@ -8,9 +8,8 @@ sequence. Readers return what they received, as every fidelity reader does.
 
 from datetime import timedelta
 
-from fidelity_common import received
-
 from airflow.sdk import LoopDecision, dag, task, task_group
+from fidelity_common import received
 
 
 def output_of(task_id):

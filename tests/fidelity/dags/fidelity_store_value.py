@@ -3,9 +3,8 @@ retry: the object paths carry each task instance's id, so every iteration and at
 
 from datetime import timedelta
 
-from fidelity_common import received
-
 from airflow.sdk import dag, task, task_group
+from fidelity_common import received
 
 
 @dag(dag_id="fidelity_store_value", schedule=None)
