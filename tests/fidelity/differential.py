@@ -53,6 +53,7 @@ class Case:
     plain: tuple | None = None  # (run state, (producer task, row prefix or None)): see plain_sanity
     xfail: str | None = None
     min_airflow: str | None = None  # the DAG needs this Airflow release (task loops: 3.4)
+    run_tasks: tuple[str, ...] | None = None  # a partial run: only these run, the others are marked success
 
     @property
     def available(self) -> bool:
@@ -81,7 +82,16 @@ GROUPS: dict[str, dict[str, Any]] = {
     "redis": {"backend": "fidelity_backends.RedisStrXCom", "store": "redis"},
     "files": {"backend": "fidelity_backends.FilePathXCom", "store": "files"},
     "storevalue": {"backend": "fidelity_backends.FileStoreXCom", "store": "files"},
+    # Airflow's object-storage backend (common-io): the harness's "s3" on its moto server, the plain
+    # side the same backend class on a moto server of its own.
+    "objectstorage-s3": {
+        "backend": "s3",
+        "plain_backend": "airflow.providers.common.io.xcom.backend.XComObjectStorageBackend",
+        "store": "s3",
+    },
 }
+PLAIN_S3 = {"conn_id": "fidelity_s3", "bucket": "fidelity-xcom", "prefix": "xcom"}
+HARNESS_S3 = {"conn_id": "pytest_xcom_s3", "bucket": "pytest-xcom", "prefix": "xcom"}  # the "s3" backend's defaults
 
 # Every DAG of example_dags/*.py and tests/dag_files/*.py (test_every_project_dag_is_covered keeps
 # this list complete). Left out: tests/dag_files/broken_backends.py, which defines XCom backends
@@ -154,6 +164,13 @@ FIDELITY_CASES = [
          min_airflow="3.4", plain=("success", ("steps.step", None))),
     Case("q-store-value-backend", "fidelity_store_value", FIDELITY_DAGS, "fidelity_store_value", group="storevalue",
          load="module", min_airflow="3.4", plain=("success", ("produce", "file-store:"))),
+    # Airflow's own object-storage backend stores through store_value from 3.4: same object paths
+    # (per task instance attempt), same rows, on a loop, a mapped task and a retry.
+    Case("r-object-storage-s3", "fidelity_store_value", FIDELITY_DAGS, "fidelity_store_value",
+         group="objectstorage-s3", load="module", min_airflow="3.4", plain=("success", ("produce", "s3://"))),
+    # A partial run: the harness's tasks= against plain dag.test(mark_success_pattern=...) on the rest.
+    Case("s-partial-run", "fidelity_partial", FIDELITY_DAGS, "fidelity_partial", load="module",
+         run_tasks=("transform", "load"), plain=("success", ("transform", None))),
 ]
 
 
@@ -184,11 +201,14 @@ CASES = [case for case in ALL_CASES if case.available]  # what the installed Air
 
 
 def group_spec(group: str) -> list[dict[str, Any]]:
-    entries: dict[tuple[str, str], list[str]] = {}
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
     for case in CASES:
         if case.group == group:
-            entries.setdefault((str(case.folder), case.module), []).append(case.dag_id)
-    return [{"folder": folder, "module": module, "dag_ids": ids} for (folder, module), ids in entries.items()]
+            entry = entries.setdefault((str(case.folder), case.module), {"dag_ids": [], "run_tasks": {}})
+            entry["dag_ids"].append(case.dag_id)
+            if case.run_tasks is not None:
+                entry["run_tasks"][case.dag_id] = list(case.run_tasks)
+    return [{"folder": folder, "module": module, **entry} for (folder, module), entry in entries.items()]
 
 
 _STRIPPED_PREFIXES = ("AIRFLOW", "_AIRFLOW", "AWS_", "PYTEST", "XCOM_", "FIDELITY_", "PYTHON")
@@ -208,11 +228,31 @@ def plain_env(group: str, home: Path, extra: dict[str, str]) -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
-    backend = GROUPS[group].get("backend")
+    backend = GROUPS[group].get("plain_backend") or GROUPS[group].get("backend")
     if backend:
         env["AIRFLOW__CORE__XCOM_BACKEND"] = backend
     env.update(extra)
     return env
+
+
+def plain_s3_env(endpoint: str) -> dict[str, str]:
+    """Airflow's object-storage backend on the plain side's own S3 server, as the harness's "s3" does."""
+    return {
+        "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": "s3://{conn_id}@{bucket}/{prefix}".format(**PLAIN_S3),
+        "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD": "0",
+        f"AIRFLOW_CONN_{PLAIN_S3['conn_id'].upper()}": json.dumps(
+            {"conn_type": "aws", "login": "fidelity", "password": "fidelity",
+             "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+        ),
+        "AWS_ACCESS_KEY_ID": "fidelity",
+        "AWS_SECRET_ACCESS_KEY": "fidelity",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def s3_replacements(names: dict[str, str]) -> dict[str, str]:
+    """Each side's S3 connection and bucket in stored references become one placeholder."""
+    return {"{conn_id}@{bucket}".format(**names): "<S3>"}
 
 
 class PlainRuns:
@@ -258,6 +298,10 @@ class PlainRuns:
             extra = {"FIDELITY_REDIS_HOST": "127.0.0.1", "FIDELITY_REDIS_PORT": str(server.server_address[1])}
         elif store == "files":
             extra = {"FIDELITY_XCOM_DIR": str(work / "xcom-files")}
+        elif store == "s3":
+            server = _start_moto_server()
+            extra = plain_s3_env(f"http://127.0.0.1:{server.port}")
+            _http("PUT", f"http://127.0.0.1:{server.port}/{PLAIN_S3['bucket']}")
         stdout = open(work / "stdout.json", "wb")
         stderr = open(work / "stderr.txt", "wb")
         (work / "progress").mkdir()
@@ -300,6 +344,8 @@ class PlainRuns:
                     result["store"] = _dump_redis(server.server_address[1])
                 elif store == "files":
                     result["store"] = dump_files(Path(extra["FIDELITY_XCOM_DIR"]))
+                elif store == "s3":
+                    result["store"] = dump_s3(f"http://127.0.0.1:{server.port}", PLAIN_S3["bucket"])
                 self._write(group, result)
             except BaseException as exc:  # never leave the waiters hanging
                 self._write(group, {"failed": f"collecting the plain run failed: {exc!r}"})
@@ -358,6 +404,71 @@ class PlainRuns:
                 proc.kill()  # only processes this object started, by their handle
         for thread in self._threads:
             thread.join(timeout=30)
+
+
+class _MotoServer:
+    """moto's S3 server in a process of its own: moto keeps its state per process, and the harness
+    resets its own moto server (in this process) at every test."""
+
+    def __init__(self) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(300):  # counted sleeps, not a clock (see PlainRuns._start)
+            try:
+                _http("GET", f"http://127.0.0.1:{self.port}/moto-api/")
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.shutdown()
+        raise RuntimeError("moto's server did not start for the plain side's S3")
+
+    def shutdown(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()  # our own child, by its handle
+        self._proc.wait()
+
+    def server_close(self) -> None:
+        pass
+
+
+def _start_moto_server() -> _MotoServer:
+    return _MotoServer()
+
+
+def _http(method: str, url: str) -> bytes:
+    """A raw request to a loopback S3 server: clients made in this process are the harness's (moto)."""
+    import urllib.request
+
+    with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=60) as response:
+        return response.read()
+
+
+def dump_s3(endpoint: str, bucket: str) -> dict[str, str]:
+    """Every object in the bucket: key -> content (what the plain side's backend stored outside the DB).
+
+    With a client of its own, signed with the plain side's credentials at its endpoint: moto refuses
+    unsigned object reads, and the harness points the environment's AWS settings at its own server.
+    """
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="fidelity",
+        aws_secret_access_key="fidelity",
+        region_name="us-east-1",
+    )
+    keys = [item["Key"] for item in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read().decode(errors="replace") for key in sorted(keys)}
 
 
 def _start_tcp_fakeredis():

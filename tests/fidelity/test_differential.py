@@ -68,6 +68,9 @@ def test_harness_agrees_with_plain_dag_test(case: Case, xcom, xcom_db, plain_run
         monkeypatch.setenv("FIDELITY_REDIS_HOST", "127.0.0.1")
         monkeypatch.setenv("FIDELITY_REDIS_PORT", differential.UNREACHABLE_REDIS_PORT)
         redis_client = request.getfixturevalue("xcom_redis")
+    elif store == "s3":
+        plain_paths = {**differential.s3_replacements(differential.PLAIN_S3), **plain.get("attempt_labels", {})}
+        harness_paths = differential.s3_replacements(differential.HARNESS_S3)
     elif store == "files":
         xcom_dir = tmp_path / "xcom-files"
         monkeypatch.setenv("FIDELITY_XCOM_DIR", str(xcom_dir))
@@ -83,16 +86,21 @@ def test_harness_agrees_with_plain_dag_test(case: Case, xcom, xcom_db, plain_run
         options["backend"] = case.backend
     if case.freeze_time:
         options["freeze_time"] = case.freeze_time
+    if case.run_tasks is not None:
+        options["tasks"] = list(case.run_tasks)
     run = xcom.run(dag, **options)
 
     with xcom_db.session() as session:
         harness = differential.read_run(session, dag, run.run_id)
-    harness_paths.update(harness.get("attempt_labels", {}) if store == "files" else {})
+    harness_paths.update(harness.get("attempt_labels", {}) if store in ("files", "s3") else {})
     harness_store = {}
     if store == "redis":
         harness_store = differential.redis_contents(redis_client)
     elif store == "files":
         harness_store = differential.dump_files(xcom_dir)
+    elif store == "s3":
+        bucket = request.getfixturevalue("xcom_s3")
+        harness_store = {key: bucket.read(key).decode(errors="replace") for key in bucket.keys()}
 
     norm = differential.normalise
     report = differential.compare_with_plain(case, norm(plain, plain_paths), norm(harness, harness_paths), run)
