@@ -94,8 +94,9 @@ class DagImportItem(pytest.Item):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return Path(self.path), None, f"{Path(self.path).name}::import"
+    def reportinfo(self) -> tuple[Path, int, str]:
+        # the failure's heading; never a suffix of the node id, which pytest would rewrite ("." -> "::")
+        return Path(self.path), 0, f"import of {Path(self.path).name}"
 
 
 class DagRunItem(pytest.Function):
@@ -153,5 +154,5 @@ class DagRunItem(pytest.Function):
             return str(exc)
         return None
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return Path(self.path), None, f"{Path(self.path).name}::{self.name}"
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return Path(self.path), 0, f"DAG {self.name} of {Path(self.path).name}"
