@@ -411,7 +411,8 @@ def dags(plan: Plan, results: Results) -> None:
         def run() -> procs.Finished:
             cmd = [python, "-m", "pytest", "--xcom-dags", "dags", "-p", "no:randomly", "-q", *args]
             finished = procs.timed(cmd, env=env, cwd=root, what="pytest --xcom-dags")
-            if expected not in finished.output or " failed" in finished.output:
+            last = finished.output.strip().splitlines()[-1] if finished.output.strip() else ""
+            if not last.startswith(expected) or " failed" in last or " error" in last:
                 tail = finished.output[-3000:]
                 raise procs.BenchProcessError(f"pytest --xcom-dags did not report {expected!r}:\n{tail}")
             return finished

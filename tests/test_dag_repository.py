@@ -374,3 +374,40 @@ def test_a_missing_dag_folder_is_a_usage_error(pytester, monkeypatch):
     result = _run(pytester, monkeypatch, "--xcom-dags", "nowhere")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --xcom-dags: */nowhere does not exist"])
+
+
+def test_connections_and_services_a_dag_needs_come_from_the_conftest(pytester, monkeypatch):
+    warehouse = """
+    import os
+    from airflow_compat import dag, task
+
+    @dag(schedule=None)
+    def warehouse_flow():
+        @task
+        def extract():
+            raise RuntimeError("extract reached for the warehouse")
+
+        @task
+        def transform(rows):
+            return {"rows": len(rows), "region": os.environ["AIRFLOW_VAR_REGION"]}
+
+        transform(extract())
+
+    warehouse_flow()
+    """
+    _repository(pytester, {"warehouse.py": warehouse}, hook="""
+        import pytest
+
+        @pytest.fixture
+        def region_variable(monkeypatch):
+            monkeypatch.setenv("AIRFLOW_VAR_REGION", "eu")
+
+        def pytest_xcom_dag_run(dag, path):
+            # the warehouse is out of CI's reach: run transform alone, on rows given in extract's place
+            return {"tasks": ["transform"], "upstream": {"extract": [1, 2, 3]},
+                    "marks": [pytest.mark.usefixtures("region_variable")]}
+        """)  # fmt: skip
+    result = _run(pytester, monkeypatch, "--xcom-dags", "dags", UPDATE)
+    result.assert_outcomes(passed=2)
+    manifest = json.loads(_snapshot(pytester, "warehouse.py", "warehouse_flow").read_text())["1"]
+    assert manifest["xcoms"]["transform"]["-1"]["return_value"]["value"] == '{"region": "eu", "rows": 3}', manifest

@@ -227,6 +227,8 @@ class DagBagChecks:
         if "include_examples" in inspect.signature(DagBag).parameters:
             kwargs["include_examples"] = False
         self._bag = DagBag(**kwargs)
+        # Airflow 2 bags a DAG with its root DAG (SubDAGs); Airflow 3 has none
+        self._root_dag = "root_dag" in inspect.signature(self._bag.bag_dag).parameters
 
     def bag(self, dags: list[Any]) -> tuple[list[Any], list[str]]:
         """The DAGs Airflow keeps of one file's, and the errors of those it refuses."""
@@ -236,7 +238,7 @@ class DagBagChecks:
         for dag in dags:
             try:
                 dag.validate()
-                if is_airflow2():
+                if self._root_dag:
                     self._bag.bag_dag(dag, root_dag=dag)
                 else:
                     self._bag.bag_dag(dag)
