@@ -75,15 +75,15 @@ def _listed_by_shared_discovery(path: str) -> Iterator[str]:
 
 def might_contain_dag(file_path: str, zip_file: zipfile.ZipFile | None = None) -> bool:
     """Airflow's safe-mode check of one file (or of one member of ``zip_file``)."""
-    try:
-        from airflow.utils.file import might_contain_dag as check  # Airflow 2.x to 3.3
-    except ImportError:
-        from airflow._shared.module_loading.dag_file import (  # type: ignore[attr-defined]  # Airflow 3.4
+    try:  # Airflow 3.4 moved it to _shared, where it takes the configuration
+        from airflow._shared.module_loading.dag_file import (  # type: ignore[attr-defined]
             might_contain_dag as shared_check,
         )
+    except ImportError:
+        from airflow.utils.file import might_contain_dag as check  # Airflow 2.x to 3.3
 
-        return bool(shared_check(file_path, safe_mode(), zip_file, conf=_conf()))
-    return bool(check(file_path, safe_mode(), zip_file))
+        return bool(check(file_path, safe_mode(), zip_file))
+    return bool(shared_check(file_path, safe_mode(), zip_file, conf=_conf()))
 
 
 def import_timeout_seconds(path: str) -> float:
