@@ -411,3 +411,12 @@ def test_connections_and_services_a_dag_needs_come_from_the_conftest(pytester, m
     result.assert_outcomes(passed=2)
     manifest = json.loads(_snapshot(pytester, "warehouse.py", "warehouse_flow").read_text())["1"]
     assert manifest["xcoms"]["transform"]["-1"]["return_value"]["value"] == '{"region": "eu", "rows": 3}', manifest
+
+
+def test_a_folder_without_dag_files_says_why_nothing_was_collected(pytester, monkeypatch):
+    _repository(pytester, {"helpers.py": HELPER, "ignored_dag.py": IGNORED, ".airflowignore": "ignored_dag.py\n"})
+    result = _run(pytester, monkeypatch, "--xcom-dags", "dags")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(
+        ["pytest-xcom: no DAG file in dags by Airflow's rules (.airflowignore; safe mode: a DAG file mentions*"]
+    )

@@ -106,12 +106,17 @@ class DagRepositoryPlugin:
         self, config: pytest.Config, start_path: Path, items: list[pytest.Item]
     ) -> list[str]:
         files = self.collection.files
+        folders = ", ".join(os.path.relpath(folder, config.rootpath) for folder in self.folders)
         if not files:
+            if self.collection.whole and not any(self.repository.listed_under(f) for f in self.collection.whole):
+                return [
+                    f"pytest-xcom: no DAG file in {folders} by Airflow's rules (.airflowignore; safe mode: a DAG "
+                    'file mentions "airflow" and "dag" or "asset"; .py files and zip archives)'
+                ]
             return []
         dags = sum(len(result.dags) for result in files.values())
         broken = sum(1 for result in files.values() if result.errors)
         runs = sum(1 for item in items if isinstance(item, DagRunItem))
-        folders = ", ".join(os.path.relpath(folder, config.rootpath) for folder in self.folders)
         lines = [
             f"pytest-xcom: {len(files)} DAG file(s) in {folders} (Airflow's rules), {broken} with import errors; "
             f"{dags} DAG(s), {runs} selected to run"
