@@ -23,6 +23,7 @@ SECTION_ORDER = (
     "Cold start",
     "pytest session",
     "Example suite, xdist",
+    "Whole repository",
 )
 
 

@@ -35,7 +35,7 @@ import report
 import sections
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("fresh_db", "in_process", "backends", "cold_start", "sessions", "xdist", "scaling")
+SECTIONS = ("fresh_db", "in_process", "backends", "cold_start", "sessions", "xdist", "dags", "scaling")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -160,6 +160,12 @@ number is taken:
   `python -m venv /work/bench-venvs/inabox && /work/bench-venvs/inabox/bin/pip install
   apache-airflow==<same> apache-airflow-providers-standard "pytest-airflow-in-a-box[airflow3]"`
   (or `--inabox-venv PATH`).
+- **Whole repository**: `pytest --xcom-dags dags` over a generated repository of 50 small DAG files
+  of the example kinds (`bench/dag_repository.py`; an import item and a run item with its snapshot
+  per file; snapshots written beforehand), serially and with `-n 2`, against a plain script that
+  imports each file and calls `dag.test()` on each DAG in one process (`bench/plain_dags.py`: the
+  same ready metadata DB, each DAG registered as the harness registers it). Whole processes, order
+  rotating; target: serial at most the plain script's time.
 - **Scaling**: one process per DAG (`bench/worker.py scale`), warmed up with a 2-element mapped
   DAG; harness runs alternate with plain `dag.test()` runs of the same DAG (full mode). Peak RSS
   is the process's high-water mark (`ru_maxrss`), growth is the first measured (harness) run's
@@ -213,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         if "xdist" in chosen and not plan.quick:
             progress("example suite: -n 2 vs serial")
             sections.xdist(plan, results)
+        if "dags" in chosen:
+            progress(f"whole repository: pytest --xcom-dags, {sections.DAG_FILES} DAG files, serial, -n 2, plain")
+            sections.dags(plan, results)
         if "scaling" in chosen:
             progress("scaling")
             sections.scaling(plan, results)

@@ -391,3 +391,59 @@ def backends(plan: Plan, results: Results) -> None:
         ))  # fmt: skip
     if "azure" not in data["backends"]:
         results.notes.append("azure backend row skipped: Azurite is not installed (npm install -g azurite)")
+
+
+DAG_FILES = 50  # the generated repository of the dags section
+
+
+def dags(plan: Plan, results: Results) -> None:
+    """Whole-repository mode: `pytest --xcom-dags` over 50 generated DAG files, serial and -n 2,
+    against a plain script calling dag.test() on each DAG in one process (bench/plain_dags.py)."""
+    import dag_repository
+
+    root = plan.fresh_dir("dag-repository-")
+    dag_repository.write(root / "dags", DAG_FILES)
+    python = Path(sys.executable)
+    env = procs.clean_env(PYTEST_XCOM_CACHE_DIR=str(plan.cache_dir))
+    expected = f"{2 * DAG_FILES} passed"  # an import item and a run item per file
+
+    def repository(*args: str) -> Callable[[], procs.Finished]:
+        def run() -> procs.Finished:
+            cmd = [python, "-m", "pytest", "--xcom-dags", "dags", "-p", "no:randomly", "-q", *args]
+            finished = procs.timed(cmd, env=env, cwd=root, what="pytest --xcom-dags")
+            last = finished.output.strip().splitlines()[-1] if finished.output.strip() else ""
+            if not last.startswith(expected) or " failed" in last or " error" in last:
+                tail = finished.output[-3000:]
+                raise procs.BenchProcessError(f"pytest --xcom-dags did not report {expected!r}:\n{tail}")
+            return finished
+
+        return run
+
+    def plain() -> procs.Finished:
+        script = [python, procs.BENCH_DIR / "plain_dags.py", root / "dags"]
+        return procs.timed(script, env=env, what="plain dag.test() script")
+
+    repository("--xcom-snapshot-update")()  # not timed: writes the snapshots every later run compares with
+    done = _alternating(plan, {"serial": repository(), "xdist": repository("-n", "2"), "plain": plain}, 0)
+    wall = {name: [f.seconds for f in runs] for name, runs in done.items()}
+    cpu = {name: [f.cpu_seconds for f in runs] for name, runs in done.items()}
+    note = (
+        f"{DAG_FILES} generated DAG files of the example kinds (bench/dag_repository.py), snapshots written "
+        "beforehand; whole processes, order rotating. The plain script gets the same ready metadata DB and "
+        "registers each DAG as the harness does, so dag.test() does not parse the folder before every run."
+    )
+
+    def row(label: str, what: str, ours: str, baseline: str, **extra: Any) -> Row:
+        return Row("Whole repository", label, what, Summary.of(wall[ours]), Summary.of(wall[baseline]),
+                   _paired(wall[ours], wall[baseline]), cpu_ratio=_paired(cpu[ours], cpu[baseline]), note=note,
+                   **extra)  # fmt: skip
+
+    results.rows.append(row(
+        "--xcom-dags, serial\n/ plain script",
+        f"`pytest --xcom-dags dags` ({DAG_FILES} files: import + run + snapshot per DAG) vs a plain script calling "
+        "dag.test() on each DAG in one process", "serial", "plain", target=1.00))  # fmt: skip
+    results.rows.append(row(
+        "--xcom-dags, -n 2\n/ serial", "`pytest --xcom-dags dags -n 2` vs the same serially (the -n 2 speed-up)",
+        "xdist", "serial"))  # fmt: skip
+    results.rows.append(row(
+        "--xcom-dags, -n 2\n/ plain script", "`pytest --xcom-dags dags -n 2` vs the plain script", "xdist", "plain"))

@@ -177,6 +177,10 @@ class XComHarness(LastRunQueries):
         """Import a DAG file and return its DAG (``dag_id`` picks one when it has several)."""
         return self._dag_files.load(path, dag_id)
 
+    def _use_imported_file(self, imported: loader.ImportedFile) -> None:
+        """Whole-repository mode: put back what importing a DAG file loaded, until ``close`` (as ``load_dag``)."""
+        self._dag_files.unpark(imported)
+
     def close(self) -> None:
         """Undo what loading DAG files changed in this process (sys.path entries, neighbour modules)."""
         self._dag_files.close()

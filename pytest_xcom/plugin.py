@@ -45,9 +45,16 @@ from pytest_xcom.options import (
 from pytest_xcom.recording.restore import body_state_restored
 from pytest_xcom.reporting import ci, terminal
 from pytest_xcom.reporting.collector import RUNS_ATTRIBUTE, XComReporter
+from pytest_xcom.repository import plugin as repository
 from pytest_xcom.snapshots.assertion import PLUGIN_NAME as SNAPSHOT_PLUGIN
 from pytest_xcom.snapshots.session import SnapshotPlugin
 from pytest_xcom.tracebacks import hide_harness_frames
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_xcom.repository import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -112,6 +119,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "parity run: Azure Blob Storage clients and wasb_default use this connection string (a real account "
         "or a separately started Azurite) instead of the Azurite the harness starts",
         metavar="STRING",
+    )
+    group.addoption(
+        "--xcom-dags",
+        action="append",
+        dest="xcom_dags",
+        metavar="PATH",
+        help="whole-repository mode: collect every DAG file Airflow would parse under PATH (repeatable): "
+        "an item PATH/file.py::import, and one item per DAG that runs it and compares its snapshot (ini: xcom_dags)",
+    )
+    parser.addini(
+        "xcom_dags",
+        type="paths",
+        help="DAG folders for whole-repository mode, separated by spaces or lines (see --xcom-dags)",
+    )
+    add(
+        "--xcom-dags-snapshots",
+        "xcom_dags_snapshots",
+        "where whole-repository mode keeps its DAG snapshots, relative to the rootdir "
+        "(default: __xcom_snapshots__/dags)",
+        metavar="DIR",
     )
     add(
         "--xcom-airflow-logs",
@@ -212,6 +239,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--xcom-report / xcom_report: {problem}")
     config.pluginmanager.register(XComReporter(config, report_path), "xcom-reporter")
     config.pluginmanager.register(SnapshotPlugin(config, update=update), SNAPSHOT_PLUGIN)
+    folders, from_command_line = repository.dag_folders(config)
+    if folders:
+        config.pluginmanager.register(
+            repository.DagRepositoryPlugin(config, folders, from_command_line=from_command_line), repository.PLUGIN_NAME
+        )
 
 
 MARKER_ERROR = pytest.StashKey[str]()
@@ -242,6 +274,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     reporter = config.pluginmanager.get_plugin("xcom-reporter")
     if reporter is not None:
         config.pluginmanager.unregister(reporter)
+    dags = config.pluginmanager.get_plugin(repository.PLUGIN_NAME)
+    if dags is not None:
+        config.pluginmanager.unregister(dags)
     snapshots = config.pluginmanager.get_plugin(SNAPSHOT_PLUGIN)
     if snapshots is not None:
         config.pluginmanager.unregister(snapshots)

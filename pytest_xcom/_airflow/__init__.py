@@ -7,6 +7,7 @@ package alone. Importing it never imports Airflow: each function imports what it
 - ``versions``: which Airflow is installed and what differs between releases
 - ``db``: engines, schema, sessions, task instance rows
 - ``dags``: importing DAG files, DAG structure
+- ``dag_folder``: a folder of DAG files as the DAG processor sees it (listing, timeout, import errors)
 - ``dag_test``: running a DAG object through ``dag.test()``
 - ``api_server`` / ``asgi_bridge``: the process's one in-process execution API, and the bridge
   that serves it without the WSGI round trip (Airflow 3.3)
@@ -22,6 +23,13 @@ package alone. Importing it never imports Airflow: each function imports what it
 from pytest_xcom._airflow.api_server import bridges_execution_api
 from pytest_xcom._airflow.clock import as_real_time, frozen_task_clock
 from pytest_xcom._airflow.config import conf_vars, config_restored
+from pytest_xcom._airflow.dag_folder import (
+    DagBagChecks,
+    import_dag_zip,
+    import_error_text,
+    import_timeout,
+    list_dag_files,
+)
 from pytest_xcom._airflow.dag_test import dag_registered_for_test, resuming_existing_dag_run, run_dag_test
 from pytest_xcom._airflow.dags import (
     airflow_pushed_xcoms,
@@ -79,6 +87,7 @@ from pytest_xcom._airflow.xcom import (
 )
 
 __all__ = [
+    "DagBagChecks",
     "GivenRow",
     "Instance",
     "LOOP_DECISION_REASON_KEY",
@@ -112,12 +121,16 @@ __all__ = [
     "given_rows",
     "given_xcoms_written",
     "import_dag_file",
+    "import_dag_zip",
+    "import_error_text",
+    "import_timeout",
     "initdb",
     "intercepted",
     "is_airflow2",
     "is_airflow_frame",
     "is_mapped",
     "keeps_xcoms_per_attempt",
+    "list_dag_files",
     "loop_shapes",
     "mark_success_pattern",
     "object_storage_backend",

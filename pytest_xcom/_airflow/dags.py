@@ -28,7 +28,7 @@ def import_dag_file(path: str, module_name: str) -> tuple[ModuleType, list[Any]]
     DAGs bound to module globals and DAGs made by ``@dag`` functions called at module level
     (which Airflow auto-registers) are both found.
     """
-    DagContext = _dag_context()
+    DagContext = dag_context()
     DAG = dag_class()
     loader = importlib.machinery.SourceFileLoader(module_name, path)
     spec = importlib.util.spec_from_loader(module_name, loader)
@@ -55,7 +55,7 @@ def import_dag_file(path: str, module_name: str) -> tuple[ModuleType, list[Any]]
     return module, found
 
 
-def _dag_context() -> Any:
+def dag_context() -> Any:
     if is_airflow2():
         return af2.dag_context()
     from airflow.sdk.definitions._internal.contextmanager import DagContext

@@ -135,3 +135,41 @@ def signal_handlers_restored() -> Iterator[None]:
         if alarm[0] > 0 and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
             left = alarm[0] - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), alarm[1])
+
+
+class Interrupts:
+    """Whether a SIGINT (the user's Ctrl-C) arrived while ``interrupts_watched`` was active."""
+
+    received = False
+
+
+@contextlib.contextmanager
+def interrupts_watched() -> Iterator[Interrupts]:
+    """Tell a real Ctrl-C from code that raises ``KeyboardInterrupt`` itself (a DAG file at import).
+
+    SIGINT is noted, then handled as before (Python's default raises ``KeyboardInterrupt``); the
+    handler in place before is put back at the end. Outside the main thread nothing is watched.
+    """
+    seen = Interrupts()
+    if not _main_thread():
+        yield seen
+        return
+    before = signal.getsignal(signal.SIGINT)
+    if before is None:  # installed outside Python: left alone
+        yield seen
+        return
+
+    def note(signum: int, frame: FrameType | None) -> Any:
+        seen.received = True
+        if callable(before):
+            return before(signum, frame)
+        if before == signal.SIG_DFL:
+            _end_of(signum)
+        return None  # SIG_IGN: ignored, as before
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield seen
+    finally:
+        if signal.getsignal(signal.SIGINT) is note:
+            signal.signal(signal.SIGINT, before)

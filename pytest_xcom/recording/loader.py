@@ -13,6 +13,8 @@ import importlib.machinery
 import os
 import sys
 import traceback
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,6 +22,22 @@ from typing import Any
 from pytest_xcom import _airflow
 from pytest_xcom.errors import DagFileError
 from pytest_xcom.tracebacks import is_machinery_frame
+
+
+@dataclass
+class ImportedFile:
+    """One DAG file imported by ``DagFiles.import_file``: its DAGs and its import errors.
+
+    ``errors``: (the file, or ``<archive>/<member>`` in a zip, and the exception) for each part that
+    failed to import. ``folder`` is the ``sys.path`` entry it imports its neighbours through,
+    ``modules`` what its import put in ``sys.modules`` (filled by ``DagFiles.park``).
+    """
+
+    path: Path
+    dags: list[Any]
+    errors: list[tuple[str, BaseException]]
+    folder: str
+    modules: dict[str, ModuleType] = field(default_factory=dict)
 
 
 class DagFiles:
@@ -46,18 +64,8 @@ class DagFiles:
                 "Python DAG files; for DAGs generated from YAML or JSON, load the .py file that builds them"
             )
         folder = str(file.parent)
-        module_name = "pytest_xcom_dagfile_" + hashlib.sha1(str(file).encode()).hexdigest()[:12]
-        inserted = self._put_first(folder)
-        # Another loaded folder's modules that this folder's own would shadow must not be reused.
-        shadowed = {
-            name: module
-            for other in self._owned
-            if other != folder
-            for name, module in _modules_from(other).items()
-            if _provides(folder, name.partition(".")[0])
-        }
-        for name in shadowed:
-            sys.modules.pop(name, None)
+        module_name = _module_name(file)
+        inserted, shadowed = self._enter(folder)
         before = set(sys.modules)
         try:
             module, dags = _airflow.import_dag_file(str(file), module_name)
@@ -77,6 +85,53 @@ class DagFiles:
         self._dag_modules[module_name] = module
         return dag
 
+    def import_file(self, path: Path) -> ImportedFile:
+        """Import every DAG of the DAG file (or zip archive) at ``path``, as ``load`` imports one.
+
+        The file's own failures (an exception, ``sys.exit``, a timeout at import; a zip member that
+        fails) are returned with the DAGs, not raised, and leave nothing behind; only a
+        ``KeyboardInterrupt`` propagates (whether it was the user's Ctrl-C is the caller's to say).
+        """
+        file = Path(path).resolve()
+        zipped = file.suffix != ".py" and zipfile.is_zipfile(file)
+        folder = str(file) if zipped else str(file.parent)  # a zip archive is its own sys.path entry
+        module_name = _module_name(file)
+        inserted, shadowed = self._enter(folder)
+        before = set(sys.modules)
+        try:
+            if zipped:
+                _modules, dags, errors = _airflow.import_dag_zip(str(file))
+            else:
+                module, dags = _airflow.import_dag_file(str(file), module_name)
+                self._dag_modules[module_name] = module
+                errors = []
+        except BaseException as exc:
+            self._roll_back(folder, inserted, before, module_name, shadowed)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return ImportedFile(file, [], [(str(file), exc)], folder, {})
+        return ImportedFile(file, dags, errors, folder, {})
+
+    def park(self, imported: ImportedFile) -> None:
+        """Take what importing ``imported`` put in this process out again, kept on ``imported``.
+
+        The next file then imports without this one's neighbour modules in the way; ``unpark``
+        puts them back while this file's DAGs run.
+        """
+        for folder in self._owned:
+            imported.modules.update(_modules_from(folder))
+        imported.modules.update(self._dag_modules)
+        self.close()
+
+    def unpark(self, imported: ImportedFile) -> None:
+        """Put back what ``park`` took out (never over a module of the same name loaded since),
+        with the file's folder first on ``sys.path``, until ``close``."""
+        self._enter(imported.folder)
+        for name, module in imported.modules.items():
+            if name not in sys.modules:
+                sys.modules[name] = module
+                self._dag_modules[name] = module
+
     def close(self) -> None:
         """Take the loaded folders off ``sys.path`` and what was imported from them out of ``sys.modules``."""
         for entry in self._entries:
@@ -91,6 +146,21 @@ class DagFiles:
         self._entries.clear()
         self._owned.clear()
         self._dag_modules.clear()
+
+    def _enter(self, folder: str) -> tuple[bool, dict[str, ModuleType]]:
+        """Put ``folder`` first on ``sys.path``; whether it was inserted, and the other loaded
+        folders' modules its own would shadow (taken out of ``sys.modules``: never reused)."""
+        inserted = self._put_first(folder)
+        shadowed = {
+            name: module
+            for other in self._owned
+            if other != folder
+            for name, module in _modules_from(other).items()
+            if _provides(folder, name.partition(".")[0])
+        }
+        for name in shadowed:
+            sys.modules.pop(name, None)
+        return inserted, shadowed
 
     def _put_first(self, folder: str) -> bool:
         """Make ``folder`` the first place imports look; whether a new entry was inserted for it."""
@@ -142,6 +212,10 @@ def _where(exc: BaseException) -> str:
         return "".join(traceback.format_list(frames)).rstrip("\n")
     # The DAG file's line that started it, and the two frames that raised.
     return "".join([*traceback.format_list(frames[:1]), "  ...\n", *traceback.format_list(frames[-2:])]).rstrip("\n")
+
+
+def _module_name(file: Path) -> str:
+    return "pytest_xcom_dagfile_" + hashlib.sha1(str(file).encode()).hexdigest()[:12]
 
 
 def _modules_from(folder: str) -> dict[str, ModuleType]:

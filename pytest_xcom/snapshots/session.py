@@ -39,9 +39,10 @@ reports), prints the summary and deletes the files that qualify.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -118,6 +119,14 @@ class FileCandidates:
         )
 
 
+class CandidateSource(Protocol):
+    """Snapshot files owned by other collectors than test modules (whole-repository mode's DAG files)."""
+
+    def has_snapshots(self) -> bool: ...
+
+    def candidates(self, why_not_judged: Callable[[Path], str | None]) -> tuple[list[str], list[tuple[str, str]]]: ...
+
+
 def _snapshot_files(folder: Path) -> list[Path]:
     """The snapshot files of one module's folder (never a directory, even one named ``x.json``)."""
     if not folder.is_dir():
@@ -139,6 +148,7 @@ class SnapshotPlugin:
         self._ran: set[str] = set()  # node ids with a teardown report
         self._kept: str | None = None  # why found files were kept at the end
         self._is_worker = hasattr(config, "workerinput")
+        self.candidate_sources: list[CandidateSource] = []
 
     def display(self, path: Path) -> str:
         try:
@@ -190,10 +200,16 @@ class SnapshotPlugin:
     def _find_candidates(self, session: pytest.Session) -> FileCandidates:
         found = FileCandidates(selected=sorted(item.nodeid for item in session.items))
         folders = sorted({module.parent for module in self._modules})
-        found.has_snapshots = any((folder / SNAPSHOT_DIR).is_dir() for folder in folders)
+        found.has_snapshots = any((folder / SNAPSHOT_DIR).is_dir() for folder in folders) or any(
+            source.has_snapshots() for source in self.candidate_sources
+        )
         found.not_checked = self._not_checked(session)
         if found.not_checked or not found.has_snapshots:
             return found
+        for source in self.candidate_sources:
+            unused, held = source.candidates(self._why_not_judged)
+            found.files.extend(unused)
+            found.held.extend(held)
         here = self.config.invocation_params.dir
         args = [(here / arg.split("::")[0]).resolve() for arg in self.config.args]
         narrowed = {path for arg, path in zip(self.config.args, args, strict=True) if "::" in arg}
