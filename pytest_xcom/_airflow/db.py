@@ -71,8 +71,9 @@ def _quiet_loggers(*names: str, level: str = "WARNING") -> Iterator[None]:
 def task_instances(dag: Any, run_id: str) -> list[tuple[str, int, int | None, str | None]]:
     """(task_id, map_index, iteration, state) of every task instance of a run, straight from the DB.
 
-    ``iteration`` is the loop iteration of a task inside a task loop (Airflow 3.4), else None. From
-    Airflow 3.4 each attempt is a row of its own; Airflow's ORM shows the current attempts only.
+    ``iteration`` is the loop iteration of a task inside a task loop (Airflow 3.4), else None; the
+    ``map_index`` column of an unmapped task inside a loop holds its iteration too. From Airflow 3.4
+    each attempt is a row of its own; Airflow's ORM shows the current attempts only.
     """
     from airflow.models.taskinstance import TaskInstance
     from sqlalchemy import select
@@ -91,18 +92,10 @@ def task_instances(dag: Any, run_id: str) -> list[tuple[str, int, int | None, st
     found = []
     for row in rows:
         task_id, map_index, state = row[0], row[1], row[2]
+        # Inside a loop the column holds the region index: an unmapped task's is its iteration.
         iteration = iterations.get((row[3], row[4])) if regional else None
-        if iteration is not None and not _is_mapped_task(dag, task_id):
-            map_index = -1  # the column holds the region index: a loop task's iteration, not a map index
         found.append((task_id, map_index, iteration, _state_text(state)))
     return found
-
-
-def _is_mapped_task(dag: Any, task_id: str) -> bool:
-    from pytest_xcom._airflow.dags import is_mapped
-
-    task = dag.task_dict.get(task_id)
-    return task is not None and is_mapped(task)
 
 
 def _state_text(state: Any) -> str | None:

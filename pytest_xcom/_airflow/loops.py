@@ -82,7 +82,7 @@ def region_iterations(dag: Any, run_id: str) -> dict[tuple[str, int], int]:
     """(region id, region index) -> loop iteration of the task instances of a run that ran in a loop."""
     if not enclosing_loops(dag):
         return {}
-    from pytest_xcom._airflow.db import create_session
+    from airflow.utils.session import create_session
 
     with create_session() as session:
         found = instance_iterations(dag, dag.dag_id, run_id, session)

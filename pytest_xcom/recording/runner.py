@@ -220,8 +220,10 @@ def task_states(
         if task_id not in states:
             continue
         if task_id in looped:
-            if iteration is not None and (map_index >= 0 or task_id not in mapped):
-                by_position.setdefault(task_id, {})[(iteration, map_index)] = state
+            if iteration is not None and (task_id not in mapped or map_index >= 0):
+                # an unmapped task's map_index column holds its iteration there: -1 it is
+                position = (iteration, map_index if task_id in mapped else -1)
+                by_position.setdefault(task_id, {})[position] = state
         elif task_id in mapped:
             if map_index >= 0:
                 by_position.setdefault(task_id, {})[(0, map_index)] = state
