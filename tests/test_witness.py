@@ -38,6 +38,24 @@ class StrXCom(BaseXCom):
         return result.value
 '''
 
+TRAIN_DAG = '''
+from airflow_compat import dag, task
+from models import Model
+
+
+@dag(schedule=None)
+def train():
+    @task
+    def fit():
+        return Model([0.5, 1.5])
+
+    @task
+    def score(model):
+        return sum(model.weights)
+
+    score(fit())
+'''
+
 MODELS = '''
 class Model:
     """A plain class: no serialize(), not registered with Airflow's serde."""
@@ -52,24 +70,12 @@ class Model:
 
 @STR_ROW_BACKENDS
 def test_a_value_only_the_backend_can_serialize_does_not_fail_the_task(user_tests, pytester):
-    pytester.makepyfile(my_backends=BACKENDS, models=MODELS)
+    pytester.makepyfile(my_backends=BACKENDS, models=MODELS, train_dag=TRAIN_DAG)
     result = user_tests(
         """
         import pytest
-        from airflow_compat import dag, task
         from models import Model
-
-        @dag(schedule=None)
-        def train():
-            @task
-            def fit():
-                return Model([0.5, 1.5])
-
-            @task
-            def score(model):
-                return sum(model.weights)
-
-            score(fit())
+        from train_dag import train
 
         @pytest.mark.xcom_backend("my_backends.PickleXCom")
         def test_pickled(xcom):
@@ -116,24 +122,11 @@ class PickleStoreXCom(BaseXCom):
 def test_a_value_only_the_backend_can_serialize_is_offloaded_when_the_backend_offloads_it(user_tests, pytester):
     # Airflow's serializer refuses Model, so its payload is unknown: the row holding a reference is
     # what the backend made of it, not Airflow's serialization. It was reported inline before.
-    pytester.makepyfile(store_backend=OFFLOADING_BACKEND, models=MODELS)
+    pytester.makepyfile(store_backend=OFFLOADING_BACKEND, models=MODELS, train_dag=TRAIN_DAG)
     result = user_tests(
         """
         import pytest
-        from airflow_compat import dag, task
-        from models import Model
-
-        @dag(schedule=None)
-        def train():
-            @task
-            def fit():
-                return Model([0.5, 1.5])
-
-            @task
-            def score(model):
-                return sum(model.weights)
-
-            score(fit())
+        from train_dag import train
 
         @pytest.mark.xcom_backend("store_backend.PickleStoreXCom")
         def test_offloaded(xcom):

@@ -207,6 +207,15 @@ class ContractHelpers:
                 f"{received[:80]}): purge() must delete what serialize_value stored"
             )
 
+    def _earlier_attempt(
+        self, xcom: XComHarness, earlier: XComPush, later: XComPush, flaws: _Flaws, what: str, per_attempt: bool
+    ) -> None:
+        """The earlier attempt's XCom is kept apart (Airflow 3.4) or was purged (before)."""
+        if per_attempt:
+            self._kept_apart(xcom, earlier, later, flaws, what)
+        else:
+            self._purged(xcom, earlier, later, flaws, what)
+
     def _kept_apart(self, xcom: XComHarness, earlier: XComPush, later: XComPush, flaws: _Flaws, what: str) -> None:
         """Airflow 3.4 keeps an earlier attempt's row: its object must still read as that attempt's value."""
         if self._kept_inline(earlier, flaws, what):

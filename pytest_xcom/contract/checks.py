@@ -158,11 +158,7 @@ class XComBackendContract(ContractHelpers):
         """
         __tracebackhide__ = True
         per_attempt = _airflow.keeps_xcoms_per_attempt()
-        what = (
-            "a retry keeps the first attempt's XCom and object apart from its own (Airflow 3.4)"
-            if per_attempt
-            else "a retry deletes and purges the first attempt's XCom"
-        )
+        what = _earlier_attempt_expectation("a retry", "the first attempt's XCom", per_attempt)
         with self._check("retry_deletes_and_purges_the_failed_attempts_xcom", what) as flaws:
             run = self._run(xcom, dags.retry_dag(self._offload_size(dags.RETRY_BLOB)))
             if not self._succeeded(run, flaws):
@@ -183,21 +179,14 @@ class XComBackendContract(ContractHelpers):
                     "there was no failed attempt's XCom to look at"
                 )
                 return
-            if per_attempt:
-                self._kept_apart(xcom, first, second, flaws, "the first attempt's XCom 'staged'")
-            else:
-                self._purged(xcom, first, second, flaws, "the first attempt's XCom 'staged'")
+            self._earlier_attempt(xcom, first, second, flaws, "the first attempt's XCom 'staged'", per_attempt)
 
     def test_clearing_deletes_and_purges_the_previous_xcom(self, xcom: XComHarness) -> None:
         """Re-running a cleared task instance: its readers get the new XCom, the previous one is
         deleted and purged before Airflow 3.4, kept with its attempt (object included) from 3.4."""
         __tracebackhide__ = True
         per_attempt = _airflow.keeps_xcoms_per_attempt()
-        what = (
-            "clearing keeps the previous attempt's XCom and object apart from the new one (Airflow 3.4)"
-            if per_attempt
-            else "clearing deletes and purges the previous XCom"
-        )
+        what = _earlier_attempt_expectation("clearing", "the previous XCom", per_attempt)
         with self._check("clearing_deletes_and_purges_the_previous_xcom", what) as flaws:
             dag = dags.rerun_dag(self._offload_size(dags.RERUN_BLOB))
             first = self._run(xcom, dag)
@@ -215,10 +204,7 @@ class XComBackendContract(ContractHelpers):
                 flaws.append("running the cleared task again did not delete its previous XCom")
             if previous is None or latest is None:
                 return
-            if per_attempt:
-                self._kept_apart(xcom, previous, latest, flaws, "the cleared task's previous XCom")
-            else:
-                self._purged(xcom, previous, latest, flaws, "the cleared task's previous XCom")
+            self._earlier_attempt(xcom, previous, latest, flaws, "the cleared task's previous XCom", per_attempt)
 
     def test_missing_object_is_a_clear_error(self, xcom: XComHarness) -> None:
         """Reading an XCom whose stored object is gone raises, never returns the reference."""
@@ -275,3 +261,8 @@ class XComBackendContract(ContractHelpers):
                     )
 
 
+def _earlier_attempt_expectation(action: str, xcom: str, per_attempt: bool) -> str:
+    """What the retry and clear checks expect of the earlier attempt's XCom on this Airflow."""
+    if per_attempt:
+        return f"{action} keeps {xcom} and its object apart from the new attempt's (Airflow 3.4)"
+    return f"{action} deletes and purges {xcom}"
