@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.parser
 import importlib.util
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -56,8 +57,15 @@ def _build_wheel(out: Path) -> Path:
 
         pytest.skip(f"setuptools {setuptools.__version__} cannot build the SPDX license metadata (77+): "
                     "pip install -e '.[release]'")
+    # from a copy: setuptools would write build/ and *.egg-info into the source tree, and reuse a
+    # stale build/lib there (a deleted module would stay in the wheel)
+    source = out / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(PACKAGE, source / PACKAGE.name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
     done = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(source)],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
