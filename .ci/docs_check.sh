@@ -3,6 +3,7 @@
 # broken link or anchor, or a reference page whose generator finds nothing fails CI.
 #   usage: .ci/docs_check.sh [VENV]   (default .venv, which gets the docs extra installed)
 set -euo pipefail
+export NO_MKDOCS_2_WARNING=1  # mkdocs-material's notice about its successor, printed on every build
 cd "$(dirname "$0")/.."
 venv=${1:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
