@@ -3,6 +3,10 @@
 Written exactly as for production: a plain ``google.cloud.storage.Client()`` with the default
 credentials and no endpoint override. Under pytest-xcom it reaches the GCS emulator
 (``STORAGE_EMULATOR_HOST``), anonymously.
+
+From Airflow 3.4, Airflow stores through ``store_value``, whose coordinate names the task instance
+attempt: one object per attempt (Airflow keeps an earlier attempt's row); ``serialize_value`` is
+what Airflow 3.0-3.3 call.
 """
 
 from __future__ import annotations
@@ -27,6 +31,20 @@ def _blob(reference: str) -> Any:
 
 
 class GCSXComBackend(BaseXCom):
+    @classmethod
+    def store_value(cls, coordinate: Any, key: str, value: Any) -> Any:
+        """Airflow 3.4: ``.../<task>/ti-<attempt id>/<key>.json``, one object per task instance attempt."""
+        reference = f"{URI_PREFIX}{_bucket()}/{coordinate.build_path('xcom', key, suffix='.json')}"
+        payload = json.dumps(BaseXCom.serialize_value(value))
+        _blob(reference).upload_from_string(payload, content_type="application/json")
+        return reference
+
+    @classmethod
+    def load_value(cls, stored: Any) -> Any:
+        if isinstance(stored, str) and stored.startswith(URI_PREFIX):
+            return _fetch(stored)
+        return super().load_value(stored)
+
     @staticmethod
     def serialize_value(value: Any, *, key=None, task_id=None, dag_id=None, run_id=None, map_index=None) -> Any:
         reference = f"{URI_PREFIX}{_bucket()}/xcom/{dag_id}/{run_id}/{task_id}/{map_index}/{key}.json"
@@ -39,14 +57,17 @@ class GCSXComBackend(BaseXCom):
         reference = BaseXCom.deserialize_value(result)
         if not (isinstance(reference, str) and reference.startswith(URI_PREFIX)):
             return reference
-        body = _blob(reference).download_as_bytes()
-        return BaseXCom.deserialize_value(_Stored(json.loads(body)))
+        return _fetch(reference)
 
     @staticmethod
     def purge(xcom: Any, *args: Any) -> None:
         reference = xcom.value
         if isinstance(reference, str) and reference.startswith(URI_PREFIX):
             _blob(reference).delete()
+
+
+def _fetch(reference: str) -> Any:
+    return BaseXCom.deserialize_value(_Stored(json.loads(_blob(reference).download_as_bytes())))
 
 
 class _Stored:
