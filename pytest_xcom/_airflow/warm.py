@@ -51,8 +51,9 @@ def _read_metrics_registries() -> None:
     metric, lazily; core and the Task SDK each have a copy of the module. Only the registry: the
     metrics backend (a StatsD client's socket) stays for the run to make."""
     for name, module in list(sys.modules.items()):
-        read = getattr(module, "_get_registry", None)
-        if name.endswith("observability.metrics.stats") and callable(read):
+        # vars(), not getattr(): Airflow's deprecated-import shims warn on any attribute asked for
+        read = vars(module).get("_get_registry") if name.endswith("observability.metrics.stats") else None
+        if callable(read):
             read()
 
 

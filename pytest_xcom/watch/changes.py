@@ -1,7 +1,10 @@
-"""Waiting for the next edit under the watched paths (watchfiles, a short debounce)."""
+"""Watching the paths for edits (watchfiles, a short debounce), in a thread of the supervisor."""
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,8 +13,9 @@ from typing import Any
 # writes and renames), and at the latest after DEBOUNCE_MS of continuous changes.
 STEP_MS = 50
 DEBOUNCE_MS = 400
-# How often the wait wakes to check that the warm process is still there.
-POLL_MS = 500
+# How often the watching thread wakes (to see that it is asked to stop; the first wake says that
+# the watch is set up), and the supervisor's wait (to see that the warm process is still there).
+POLL_MS = 300
 
 # Written by tools rather than by the user (beside watchfiles' own list: .git, __pycache__,
 # .pytest_cache, .venv, node_modules, editors' swap files ...): a change there is no reason to run.
@@ -32,24 +36,61 @@ def _project_filter() -> Callable[[Any, str], bool]:
     return accepts
 
 
-def next_change(paths: Sequence[Path], *, alive: Callable[[], bool]) -> set[str] | None:
-    """The paths of the next batch of changes; None when ``alive()`` turns false while waiting.
+class Changes:
+    """Batches of changed paths under ``paths``, collected from the moment the watch is set up."""
 
-    A KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one) ends the wait.
-    """
-    from watchfiles import watch
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = list(paths)
+        self._batches: queue.Queue[set[str]] = queue.Queue()
+        self._stop = threading.Event()
+        self._watching = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="pytest-xcom-watch", daemon=True)
+        self._thread.start()
+        self._watching.wait()  # an edit made after this returns is seen
 
-    for changes in watch(
-        *paths,
-        watch_filter=_project_filter(),
-        debounce=DEBOUNCE_MS,
-        step=STEP_MS,
-        rust_timeout=POLL_MS,
-        yield_on_timeout=True,
-        raise_interrupt=True,
-    ):
-        if changes:
-            return {path for _, path in changes}
-        if not alive():
-            return None
-    return None
+    def _watch(self) -> None:
+        from watchfiles import watch
+
+        try:
+            for changes in watch(
+                *self.paths,
+                watch_filter=_project_filter(),
+                debounce=DEBOUNCE_MS,
+                step=STEP_MS,
+                stop_event=self._stop,
+                rust_timeout=POLL_MS,
+                yield_on_timeout=True,  # the first yield (empty) comes once the watch is set up
+                raise_interrupt=False,
+            ):
+                self._watching.set()
+                if changes:
+                    self._batches.put({path for _, path in changes})
+        finally:
+            self._watching.set()
+
+    def forget_pending(self) -> None:
+        """Drop what changed so far: after a run, the files it wrote itself (snapshots, reports).
+
+        A run's last writes reach the queue up to one quiet step after it ended, so wait that long.
+        """
+        time.sleep(2 * STEP_MS / 1000)
+        while True:
+            try:
+                self._batches.get_nowait()
+            except queue.Empty:
+                return
+
+    def next(self, *, alive: Callable[[], bool]) -> set[str] | None:
+        """The next batch of changed paths; None when ``alive()`` turns false while waiting."""
+        while True:
+            try:
+                return self._batches.get(timeout=POLL_MS / 1000)
+            except queue.Empty:
+                if not self._thread.is_alive():
+                    raise SystemExit(f"pytest-xcom watch: the watch of {', '.join(map(str, self.paths))} ended")
+                if not alive():
+                    return None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -141,14 +141,16 @@ def watch(options: Options) -> int:
     """Run, wait for a change, run again ... until Ctrl-C/SIGTERM (or after one re-run with --once)."""
     signal.signal(signal.SIGTERM, _on_terminate)
     warm: WarmProcess | None = None
+    watched: changes.Changes | None = None
     try:
         warm = _start()
         code = _run(warm, options, first=True)
+        watched = changes.Changes(options.paths or [Path(warm.rootdir or os.getcwd())])
         while True:
-            paths = options.paths or [Path(warm.rootdir or os.getcwd())]
-            print(f"{READY}; watching {', '.join(map(str, paths))} (Ctrl-C ends)", flush=True)
+            watched.forget_pending()
+            print(f"{READY}; watching {', '.join(map(str, watched.paths))} (Ctrl-C ends)", flush=True)
             was_alive = warm.alive()  # a warm process gone during the run waits for the next change
-            changed = changes.next_change(paths, alive=warm.alive if was_alive else lambda: True)
+            changed = watched.next(alive=warm.alive if was_alive else lambda: True)
             assert warm.state is not None
             reason = "the warm process ended" if changed is None or not was_alive else None
             reason = reason or warm.state.stale_because(changed or ())
@@ -164,6 +166,8 @@ def watch(options: Options) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if watched is not None:
+            watched.close()
         if warm is not None:
             warm.stop()
 
