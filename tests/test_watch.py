@@ -241,3 +241,42 @@ def test_a_stale_warm_process_is_told_by_its_imports_and_installed_distributions
     state = WarmState.taken([str(module)], [str(site)])
     module.write_text("x = 22\n")  # an edit outside the watched paths: seen by its size and time
     assert state.stale_because() == f"{module} changed, and the warm process imported it"
+
+
+DAG_FILE = """
+from airflow_compat import dag, task
+
+
+@dag(schedule=None)
+def prices():
+    @task
+    def fetch():
+        return {"SKU-1": PRICE}
+
+    fetch()
+
+
+prices()
+"""
+
+
+@requires_airflow3("the warm process builds Airflow 3's execution API")
+def test_whole_repository_mode_and_snapshot_updates_run_through_watch(pytester: pytest.Pytester):
+    """--xcom-dags and --xcom-snapshot-update reach each run; the snapshots a run writes start no run."""
+    dags = pytester.mkdir("dags")
+    dag_file = dags / "prices.py"
+    dag_file.write_text("PRICE = 1299\n" + textwrap.dedent(DAG_FILE))
+    snapshot = pytester.path / "__xcom_snapshots__" / "dags" / "dags" / "prices.py" / "prices.json"
+    watch = Watch(pytester.path, "-q", "-p", "no:randomly", "--xcom-dags", "dags", "--xcom-snapshot-update")
+    first = watch.wait_for(READY)
+    assert _summaries(first)[0].startswith("2 passed")
+    assert "1299" in snapshot.read_text()
+
+    dag_file.write_text("PRICE = 4599\n" + textwrap.dedent(DAG_FILE))
+    second = watch.wait_for(READY, count=2)
+    assert [line.split(" in ")[0] for line in _summaries(second)] == ["2 passed", "2 passed"]
+    assert "4599" in snapshot.read_text()
+
+    assert watch.end(signal.SIGTERM) == 130
+    assert len(_summaries(watch.text())) == 2  # the snapshot the second run wrote started no third
+    assert watch.leftovers() == ([], [])
