@@ -59,11 +59,10 @@ def test_other(xcom):
 class Watch:
     """A ``pytest-xcom watch`` process writing to a file, and what it has printed so far."""
 
-    def __init__(self, project: Path, *args: str) -> None:
+    def __init__(self, project: Path, *args: str, extra_path: Path | None = None) -> None:
         self.output = project / "watch-output.txt"
-        environment = dict(
-            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))
-        )
+        paths = [str(extra_path) if extra_path else "", str(TESTS_DIR), os.environ.get("PYTHONPATH")]
+        environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, paths)))
         command = [sys.executable, "-m", "pytest_xcom.cli", "watch", "--no-clear", *args]
         with open(self.output, "wb") as sink:
             self.process = subprocess.Popen(
@@ -279,4 +278,29 @@ def test_whole_repository_mode_and_snapshot_updates_run_through_watch(pytester: 
 
     assert watch.end(signal.SIGTERM) == 130
     assert len(_summaries(watch.text())) == 2  # the snapshot the second run wrote started no third
+    assert watch.leftovers() == ([], [])
+
+
+@requires_airflow3("the warm process builds Airflow 3's execution API")
+def test_an_edit_to_a_module_the_warm_process_imported_restarts_it(pytester: pytest.Pytester):
+    """An installed pytest plugin (imported while warming up) is edited: a new warm process runs the tests."""
+    site = pytester.mkdir("site")
+    (site / "fakeplug.py").write_text(
+        "GREETING = 'one'\n\ndef pytest_report_header():\n    return f'fakeplug {GREETING}'\n"
+    )
+    info = site / "fakeplug-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pytest11]\nfakeplug = fakeplug\n")
+    _write_tests(pytester, expected=2598)
+    watch = Watch(pytester.path, "--path", str(site), "-p", "no:randomly", "-k", "doubled", extra_path=site)
+    assert "fakeplug one" in watch.wait_for(READY)
+
+    (site / "fakeplug.py").write_text((site / "fakeplug.py").read_text().replace("'one'", "'two'"))
+    text = watch.wait_for(READY, count=2)
+    assert (
+        "pytest-xcom watch: restarting the warm process: fakeplug.py changed, and the warm process imported it" in text
+    )
+    assert "fakeplug two" in text
+    assert watch.end(signal.SIGINT) == 130
     assert watch.leftovers() == ([], [])
