@@ -304,3 +304,40 @@ def test_an_edit_to_a_module_the_warm_process_imported_restarts_it(pytester: pyt
     assert "fakeplug two" in text
     assert watch.end(signal.SIGINT) == 130
     assert watch.leftovers() == ([], [])
+
+
+@requires_airflow3("the warm process builds Airflow 3's execution API")
+def test_sigint_during_a_run_ends_the_run_too_and_leaves_nothing(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        test_slow="""
+        import time
+        from pathlib import Path
+        from airflow_compat import dag, task
+
+
+        @dag(schedule=None)
+        def slow():
+            @task
+            def work():
+                return 1
+
+            work()
+
+
+        def test_slow(xcom):
+            xcom.run(slow()).assert_succeeded()
+            Path("running").touch()
+            time.sleep(600)
+        """
+    )
+    watch = Watch(pytester.path, "-q", "-p", "no:randomly")
+    deadline = time.monotonic() + DEADLINE
+    while not (pytester.path / "running").exists():
+        assert watch.process.poll() is None and time.monotonic() < deadline, watch.text()[-3000:]
+        watch._note_family()
+        time.sleep(0.2)
+    watch._note_family()
+    assert len(watch.family) >= 2  # the warm process and the run
+    assert watch.end(signal.SIGINT) == 130
+    assert watch.leftovers() == ([], [])
+    assert READY not in watch.text()

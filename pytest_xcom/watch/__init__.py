@@ -8,5 +8,7 @@ Three processes, so that the one that forks stays single-threaded:
   ``dag.test()`` builds, and never imports user code; it only waits for a "run" and forks;
 - a child per run (``child``): forked from the warm process, it runs ``pytest.main(args)`` and exits.
 
-``triggers`` says when the warm process is stale; ``changes`` waits for the next edit.
+``learn`` runs a DAG of ours in a throwaway fork to learn what a run imports; ``forksafety`` says
+what would make a fork unsafe; ``triggers`` says when the warm process is stale; ``changes``
+watches for edits; ``cli`` parses ``pytest-xcom watch``'s own options (the rest goes to pytest).
 """
