@@ -87,7 +87,8 @@ class Changes:
                 return self._batches.get(timeout=POLL_MS / 1000)
             except queue.Empty:
                 if not self._thread.is_alive():
-                    raise SystemExit(f"pytest-xcom watch: the watch of {', '.join(map(str, self.paths))} ended")
+                    paths = ", ".join(map(str, self.paths))
+                    raise SystemExit(f"pytest-xcom watch: the watch of {paths} ended") from None
                 if not alive():
                     return None
 
