@@ -2,7 +2,8 @@
 
 Run by the supervisor as ``python -m pytest_xcom.watch.warm IN_FD OUT_FD``. It never imports user
 code (DAG files, tests, conftest, the user's packages): the working directory is taken off
-``sys.path`` while it warms up, and everything it imports comes from installed distributions.
+``sys.path`` (and stays off in the runs, as under the ``pytest`` command rather than
+``python -m pytest``), and everything it imports comes from installed distributions.
 """
 
 from __future__ import annotations
