@@ -1,4 +1,4 @@
-"""The results as markdown tables (printed and written to docs/benchmark.md) and a PNG chart."""
+"""The results as markdown tables (printed and written to docs/explanation/benchmark-results.md) and a PNG chart."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from stats import Summary, seconds, seconds_summary
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-# docs/benchmark.md is regenerated above this line; whatever follows it is kept as written.
+# docs/explanation/benchmark-results.md is regenerated above this line; whatever follows it is kept as written.
 KEEP_MARKER = "<!-- bench/run.py regenerates everything above this line; text below it is kept. -->"
 
 

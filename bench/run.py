@@ -5,7 +5,7 @@
     python bench/run.py --repeat 9
     python bench/run.py --sections cold_start,xdist   # a subset (prints only, unless --output)
 
-Prints the results as markdown and writes docs/benchmark.md and docs/benchmark.png (the chart
+Prints the results as markdown and writes docs/explanation/benchmark-results.md and benchmark.png beside it (the chart
 needs matplotlib; without it the chart is skipped). Run it with the interpreter of the
 virtualenv that has pytest-xcom installed; the pytest-airflow-in-a-box comparison runs in the
 virtualenv given by --inabox-venv (default .venv-inabox in the repository), which the benchmark
@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         "--output",
         type=Path,
         help="markdown file to write, the chart next to it as benchmark.png "
-        "(default docs/benchmark.md; --quick writes only when given)",
+        "(default docs/explanation/benchmark-results.md; --quick writes only when given)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; write neither docs file")
     parser.add_argument("--scale-specs", help="scaling DAGs, comma-separated (default: mapped:10 ... chain:200)")
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = report.markdown(results, header(plan, wall, (load_before, os.getloadavg()[0])))
     print(tables)
     subset = set(chosen) != set(SECTIONS)
-    output = args.output or (None if args.quick or subset else REPO / "docs" / "benchmark.md")
+    output = args.output or (None if args.quick or subset else REPO / "docs" / "explanation" / "benchmark-results.md")
     if output is not None and not args.no_write:
         output.parent.mkdir(parents=True, exist_ok=True)
         png = output.with_suffix(".png")

@@ -1,7 +1,7 @@
 """How `pytest --xcom-dags example_dags` runs the example DAGs that need settings.
 
-Every other DAG runs with xcom.run()'s defaults; see the README, "Test a whole DAG repository in
-one line". The tests in example_dags/tests/ run the same DAGs in more ways than one.
+Every other DAG runs with xcom.run()'s defaults; see docs/how-to/dag-repository.md. The tests in
+example_dags/tests/ run the same DAGs in more ways than one.
 """
 
 from importlib import metadata

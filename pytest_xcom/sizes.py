@@ -19,7 +19,7 @@ from pytest_xcom.errors import SizeError
 SizeLike = int | str
 UnitSystem = Literal["binary", "decimal"]
 
-# Where the preset numbers come from (the README repeats this):
+# Where the preset numbers come from (docs/reference/sizes.md repeats this):
 # - airflow: Airflow 1.x/2.x's MAX_XCOM_SIZE constant, 48 KiB + 192 bytes = 49,344 bytes, the
 #   "48KB" limit people still quote.
 # - mysql: a MySQL/MariaDB BLOB/TEXT column holds at most 2**16 - 1 bytes, what XCom's value

@@ -1,6 +1,6 @@
 """Bad input gets a clear, specific error and loses nothing: one test per case.
 
-Each ``CASES`` entry is one row of the README's "Bad input" table (checked by the last test):
+Each ``CASES`` entry is one row of the "Bad input" table in docs/reference/bad-input.md (checked by the last test):
 id -> (user test source, extra pytest args, lines the output must contain). Cases tested in other
 modules carry the ``bad_input`` marker with their case id, and have their row too.
 """
@@ -552,11 +552,11 @@ def _marked_cases() -> list[str]:
     return found
 
 
-def test_readme_table_matches_these_cases_one_to_one():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    section = readme.split("## Bad input", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M)
+def test_docs_table_matches_these_cases_one_to_one():
+    page = (Path(__file__).parents[1] / "docs" / "reference" / "bad-input.md").read_text()
+    assert page.startswith("# Bad input"), "docs/reference/bad-input.md must hold the bad-input table"
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \|", page, flags=re.M)
     cases = [*CASES, *_marked_cases()]
     assert len(cases) == len(set(cases)), "a bad-input case is tested twice"
-    assert sorted(rows) == sorted(cases), "README bad-input table and the tests disagree"
+    assert sorted(rows) == sorted(cases), "the docs' bad-input table (docs/reference/bad-input.md) and the tests disagree"
     assert len(CASES) >= 25

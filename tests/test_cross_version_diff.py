@@ -234,15 +234,15 @@ def test_the_command_line_tool_runs_the_diff_in_a_subprocess(tmp_path):
     assert done.returncode == 2 and "does not exist" in done.stderr, done.stdout + done.stderr
 
 
-def test_the_readme_shows_the_real_output_of_the_example_diff(capsys, monkeypatch):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_show_the_real_output_of_the_example_diff(capsys, monkeypatch):
+    page = (ROOT / "docs" / "how-to" / "migrating.md").read_text(encoding="utf-8")
     command = "$ pytest-xcom diff tests/snapshot_fixtures/airflow-2.11 example_dags/tests/__xcom_snapshots__\n"
-    assert command in readme, "the README's Cross-version diff section must show the example's diff"
-    shown = readme.split(command, 1)[1].split("$ echo $?", 1)[0]
+    assert command in page, "docs/how-to/migrating.md must show the example's diff"
+    shown = page.split(command, 1)[1].split("$ echo $?", 1)[0]
     monkeypatch.chdir(ROOT)
     code, out, _ = _diff(capsys, "tests/snapshot_fixtures/airflow-2.11", "example_dags/tests/__xcom_snapshots__")
     assert code == 1
-    assert shown == out, "the README's example output is stale: paste the output of the command above into it"
+    assert shown == out, "the example output in docs/how-to/migrating.md is stale: paste the output of the command above into it"
 
 
 def test_a_test_directory_pairs_with_its_snapshot_folder(capsys):

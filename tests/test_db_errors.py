@@ -2,7 +2,7 @@
 
 ``--xcom-db`` with a driver that is not installed, a string that is not a URL, an async driver URL;
 a damaged cached schema template; a $PYTEST_XCOM_CACHE_DIR that cannot be written. Each case is a
-row of the README's bad-input table. None of them leaves a directory in /dev/shm.
+row of the bad-input table (docs/reference/bad-input.md). None of them leaves a directory in /dev/shm.
 """
 
 from __future__ import annotations

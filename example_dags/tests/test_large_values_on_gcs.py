@@ -11,8 +11,9 @@ DAG_FILE = Path(__file__).parent.parent / "large_values.py"
 
 
 # No compression on GCS: the object-storage backend leaves a compressed write open and gcsfs uploads
-# it from a background thread, so the next task can read before the object exists (README, "Known
-# backend issues"). run.assert_round_trip() reports a reader that got the reference instead.
+# it from a background thread, so the next task can read before the object exists
+# (docs/how-to/object-storage.md, "Compression on GCS races the next reader").
+# run.assert_round_trip() reports a reader that got the reference instead.
 @pytest.mark.xcom_backend("gcs", threshold="4KB")
 def test_big_values_go_to_gcs_and_small_ones_stay_inline(xcom, xcom_gcs):
     run = xcom.run(xcom.load_dag(DAG_FILE))

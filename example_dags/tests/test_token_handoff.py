@@ -1,6 +1,6 @@
 """Testing a read by key alone (no ``task_ids``), whose meaning changed between Airflow 2 and 3.
 
-The snapshot beside this file was written on Airflow 3. The migration recipe in the README
+The snapshot beside this file was written on Airflow 3. The migration recipe in docs/how-to/migrating.md
 writes one on Airflow 2 and diffs the two with ``pytest-xcom diff``.
 """
 

@@ -84,14 +84,19 @@ GROUPS: dict[str, dict[str, Any]] = {
     "storevalue": {"backend": "fidelity_backends.FileStoreXCom", "store": "files"},
     # Airflow's object-storage backend (common-io): the harness's "s3" on its moto server, the plain
     # side the same backend class on a moto server of its own.
-    "objectstorage-s3": {
-        "backend": "s3",
-        "plain_backend": "airflow.providers.common.io.xcom.backend.XComObjectStorageBackend",
-        "store": "s3",
+    **{
+        f"objectstorage-{name}": {
+            "backend": name,
+            "plain_backend": "airflow.providers.common.io.xcom.backend.XComObjectStorageBackend",
+            "store": name,
+        }
+        for name in ("s3", "gcs", "azure")
     },
 }
-PLAIN_S3 = {"conn_id": "fidelity_s3", "bucket": "fidelity-xcom", "prefix": "xcom"}
-HARNESS_S3 = {"conn_id": "pytest_xcom_s3", "bucket": "pytest-xcom", "prefix": "xcom"}  # the "s3" backend's defaults
+OBJECT_STORES = ("s3", "gcs", "azure")
+PLAIN_BUCKET = "fidelity-xcom"
+HARNESS_BUCKET = "pytest-xcom"  # the harness's object-storage backends' default bucket and prefix "xcom"
+HARNESS_CONN_IDS = {"s3": "pytest_xcom_s3", "gcs": "pytest_xcom_gcs", "azure": "pytest_xcom_azure"}
 
 # Every DAG of example_dags/*.py and tests/dag_files/*.py (test_every_project_dag_is_covered keeps
 # this list complete). Left out: tests/dag_files/broken_backends.py, which defines XCom backends
@@ -166,8 +171,10 @@ FIDELITY_CASES = [
          load="module", min_airflow="3.4", plain=("success", ("produce", "file-store:"))),
     # Airflow's own object-storage backend stores through store_value from 3.4: same object paths
     # (per task instance attempt), same rows, on a loop, a mapped task and a retry.
-    Case("r-object-storage-s3", "fidelity_store_value", FIDELITY_DAGS, "fidelity_store_value",
-         group="objectstorage-s3", load="module", min_airflow="3.4", plain=("success", ("produce", "s3://"))),
+    *(Case(f"r-object-storage-{name}", "fidelity_store_value", FIDELITY_DAGS, "fidelity_store_value",
+           group=f"objectstorage-{name}", load="module", min_airflow="3.4",
+           plain=("success", ("produce", f"{scheme}://")))
+      for name, scheme in (("s3", "s3"), ("gcs", "gs"), ("azure", "abfs"))),
     # A partial run: the harness's tasks= against plain dag.test(mark_success_pattern=...) on the rest.
     Case("s-partial-run", "fidelity_partial", FIDELITY_DAGS, "fidelity_partial", load="module",
          run_tasks=("transform", "load"), plain=("success", ("transform", None))),
@@ -235,24 +242,9 @@ def plain_env(group: str, home: Path, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def plain_s3_env(endpoint: str) -> dict[str, str]:
-    """Airflow's object-storage backend on the plain side's own S3 server, as the harness's "s3" does."""
-    return {
-        "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": "s3://{conn_id}@{bucket}/{prefix}".format(**PLAIN_S3),
-        "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD": "0",
-        f"AIRFLOW_CONN_{PLAIN_S3['conn_id'].upper()}": json.dumps(
-            {"conn_type": "aws", "login": "fidelity", "password": "fidelity",
-             "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
-        ),
-        "AWS_ACCESS_KEY_ID": "fidelity",
-        "AWS_SECRET_ACCESS_KEY": "fidelity",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-
-
-def s3_replacements(names: dict[str, str]) -> dict[str, str]:
-    """Each side's S3 connection and bucket in stored references become one placeholder."""
-    return {"{conn_id}@{bucket}".format(**names): "<S3>"}
+def object_store_replacements(store: str, conn_id: str, bucket: str) -> dict[str, str]:
+    """A side's object-store connection and bucket in stored references become one placeholder."""
+    return {f"{conn_id}@{bucket}": f"<{store.upper()}>"}
 
 
 class PlainRuns:
@@ -298,10 +290,9 @@ class PlainRuns:
             extra = {"FIDELITY_REDIS_HOST": "127.0.0.1", "FIDELITY_REDIS_PORT": str(server.server_address[1])}
         elif store == "files":
             extra = {"FIDELITY_XCOM_DIR": str(work / "xcom-files")}
-        elif store == "s3":
-            server = _start_moto_server()
-            extra = plain_s3_env(f"http://127.0.0.1:{server.port}")
-            _http("PUT", f"http://127.0.0.1:{server.port}/{PLAIN_S3['bucket']}")
+        elif store in OBJECT_STORES:
+            server = PLAIN_STORE_SERVERS[store](work)
+            extra = server.env()
         stdout = open(work / "stdout.json", "wb")
         stderr = open(work / "stderr.txt", "wb")
         (work / "progress").mkdir()
@@ -344,8 +335,8 @@ class PlainRuns:
                     result["store"] = _dump_redis(server.server_address[1])
                 elif store == "files":
                     result["store"] = dump_files(Path(extra["FIDELITY_XCOM_DIR"]))
-                elif store == "s3":
-                    result["store"] = dump_s3(f"http://127.0.0.1:{server.port}", PLAIN_S3["bucket"])
+                elif store in OBJECT_STORES:
+                    result["store"] = server.dump()
                 self._write(group, result)
             except BaseException as exc:  # never leave the waiters hanging
                 self._write(group, {"failed": f"collecting the plain run failed: {exc!r}"})
@@ -406,30 +397,68 @@ class PlainRuns:
             thread.join(timeout=30)
 
 
-class _MotoServer:
-    """moto's S3 server in a process of its own: moto keeps its state per process, and the harness
-    resets its own moto server (in this process) at every test."""
+def _free_port() -> int:
+    import socket
 
-    def __init__(self) -> None:
-        import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(300):  # counted sleeps, not a clock (see PlainRuns._start)
+
+def _http(method: str, url: str, body: bytes | None = None) -> bytes:
+    """A raw request to a loopback emulator (clients made in this process are the harness's)."""
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.read()
+
+
+class _PlainStore:
+    """An object-store emulator for the plain side, in a process of its own (moto keeps its state per
+    process, and the harness resets its own emulators at every test), with Airflow's object-storage
+    backend pointed at it as the harness points it at its own: threshold 0, no compression."""
+
+    scheme = ""
+    conn_id = ""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        log = work / f"{type(self).__name__}.log"
+        with open(log, "wb") as output:
+            self._proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+        for _ in range(600):  # counted sleeps, not a clock (see PlainRuns._start)
+            if self._proc.poll() is not None:  # it will not start: say why, at once
+                raise RuntimeError(f"the plain side's emulator exited ({self._proc.returncode}): {log.read_text()[-2000:]}")
             try:
-                _http("GET", f"http://127.0.0.1:{self.port}/moto-api/")
+                self.create_bucket()
                 return
             except OSError:
                 time.sleep(0.1)
         self.shutdown()
-        raise RuntimeError("moto's server did not start for the plain side's S3")
+        raise RuntimeError(f"the {type(self).__name__} for the plain side did not start: {log.read_text()[-2000:]}")
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def create_bucket(self) -> None:
+        raise NotImplementedError
+
+    def dump(self) -> dict[str, str]:
+        """Every object in the bucket: key -> content (what the plain side's backend stored outside the DB)."""
+        raise NotImplementedError
+
+    def connection(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": f"{self.scheme}://{self.conn_id}@{PLAIN_BUCKET}/xcom",
+            "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD": "0",
+            f"AIRFLOW_CONN_{self.conn_id.upper()}": json.dumps(self.connection()),
+        }
 
     def shutdown(self) -> None:
         if self._proc.poll() is None:
@@ -440,35 +469,110 @@ class _MotoServer:
         pass
 
 
-def _start_moto_server() -> _MotoServer:
-    return _MotoServer()
+class _PlainS3(_PlainStore):
+    scheme, conn_id = "s3", "fidelity_s3"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def create_bucket(self) -> None:
+        _http("PUT", f"{self.endpoint}/{PLAIN_BUCKET}")
+
+    def connection(self) -> dict[str, Any]:
+        return {"conn_type": "aws", "login": "fidelity", "password": "fidelity",
+                "extra": {"endpoint_url": self.endpoint, "region_name": "us-east-1"}}
+
+    def env(self) -> dict[str, str]:
+        credentials = {"AWS_ACCESS_KEY_ID": "fidelity", "AWS_SECRET_ACCESS_KEY": "fidelity"}
+        return {**super().env(), **credentials, "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def dump(self) -> dict[str, str]:
+        # A client signed with the plain side's credentials: moto refuses unsigned object reads.
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="fidelity",
+                              aws_secret_access_key="fidelity", region_name="us-east-1")
+        keys = [item["Key"] for item in client.list_objects_v2(Bucket=PLAIN_BUCKET).get("Contents", [])]
+        return {k: client.get_object(Bucket=PLAIN_BUCKET, Key=k)["Body"].read().decode(errors="replace") for k in keys}
 
 
-def _http(method: str, url: str) -> bytes:
-    """A raw request to a loopback S3 server: clients made in this process are the harness's (moto)."""
-    import urllib.request
+class _PlainGCS(_PlainStore):
+    scheme, conn_id = "gs", "fidelity_gcs"
 
-    with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=60) as response:
-        return response.read()
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gcp_storage_emulator", "start", "-H", "127.0.0.1", "--port", str(self.port),
+                "--in-memory", "-q"]
+
+    def create_bucket(self) -> None:
+        _http("POST", f"{self.endpoint}/storage/v1/b?project=fidelity", json.dumps({"name": PLAIN_BUCKET}).encode())
+
+    def connection(self) -> dict[str, Any]:
+        return {"conn_type": "google_cloud_platform",
+                "extra": {"is_anonymous": True, "project": "fidelity", "gcs.endpoint": self.endpoint}}
+
+    def env(self) -> dict[str, str]:
+        unreachable = "127.0.0.1:9"  # the GCE metadata server: never asked
+        return {**super().env(), "STORAGE_EMULATOR_HOST": self.endpoint, "GOOGLE_CLOUD_PROJECT": "fidelity",
+                "NO_GCE_CHECK": "true", "GCE_METADATA_HOST": unreachable, "GCE_METADATA_IP": unreachable,
+                "CLOUDSDK_CONFIG": str(self.work / "no-gcloud-config")}
+
+    def dump(self) -> dict[str, str]:
+        import urllib.parse
+
+        listing = json.loads(_http("GET", f"{self.endpoint}/storage/v1/b/{PLAIN_BUCKET}/o"))
+        names = sorted(item["name"] for item in listing.get("items", []))
+        url = f"{self.endpoint}/download/storage/v1/b/{PLAIN_BUCKET}/o/{{}}?alt=media"
+        return {name: _http("GET", url.format(urllib.parse.quote(name, safe=""))).decode(errors="replace")
+                for name in names}
 
 
-def dump_s3(endpoint: str, bucket: str) -> dict[str, str]:
-    """Every object in the bucket: key -> content (what the plain side's backend stored outside the DB).
+class _PlainAzure(_PlainStore):
+    scheme, conn_id = "abfs", "fidelity_azure"
+    # Azurite's well-known development account (published in Microsoft's documentation; not a secret).
+    KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
-    With a client of its own, signed with the plain side's credentials at its endpoint: moto refuses
-    unsigned object reads, and the harness points the environment's AWS settings at its own server.
-    """
-    import boto3
+    def command(self) -> list[str]:
+        import shutil
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="fidelity",
-        aws_secret_access_key="fidelity",
-        region_name="us-east-1",
-    )
-    keys = [item["Key"] for item in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read().decode(errors="replace") for key in sorted(keys)}
+        azurite = shutil.which("azurite-blob")
+        if azurite is None:
+            raise RuntimeError("Azurite (azurite-blob) is not installed: npm install -g azurite")
+        # In memory: Azurite refuses --location with --inMemoryPersistence, and keeps nothing behind.
+        return [azurite, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--silent",
+                "--skipApiVersionCheck", "--inMemoryPersistence"]
+
+    @property
+    def connection_string(self) -> str:
+        return (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={self.KEY};"
+                f"BlobEndpoint={self.endpoint}/devstoreaccount1;")
+
+    def _client(self) -> Any:
+        from azure.storage.blob import BlobServiceClient
+
+        # No retries: while Azurite starts, a refused connection must come back at once.
+        return BlobServiceClient.from_connection_string(self.connection_string, retry_total=0)
+
+    def create_bucket(self) -> None:
+        from azure.core.exceptions import ServiceRequestError
+
+        try:
+            self._client().create_container(PLAIN_BUCKET)
+        except ServiceRequestError as exc:  # not listening yet
+            raise OSError(str(exc)) from exc
+
+    def connection(self) -> dict[str, Any]:
+        return {"conn_type": "wasb", "extra": {"connection_string": self.connection_string}}
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "AZURE_STORAGE_CONNECTION_STRING": self.connection_string}
+
+    def dump(self) -> dict[str, str]:
+        container = self._client().get_container_client(PLAIN_BUCKET)
+        return {blob.name: container.download_blob(blob.name).readall().decode(errors="replace")
+                for blob in sorted(container.list_blobs(), key=lambda b: b.name)}
+
+
+PLAIN_STORE_SERVERS = {"s3": _PlainS3, "gcs": _PlainGCS, "azure": _PlainAzure}
 
 
 def _start_tcp_fakeredis():

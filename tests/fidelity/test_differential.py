@@ -68,9 +68,14 @@ def test_harness_agrees_with_plain_dag_test(case: Case, xcom, xcom_db, plain_run
         monkeypatch.setenv("FIDELITY_REDIS_HOST", "127.0.0.1")
         monkeypatch.setenv("FIDELITY_REDIS_PORT", differential.UNREACHABLE_REDIS_PORT)
         redis_client = request.getfixturevalue("xcom_redis")
-    elif store == "s3":
-        plain_paths = {**differential.s3_replacements(differential.PLAIN_S3), **plain.get("attempt_labels", {})}
-        harness_paths = differential.s3_replacements(differential.HARNESS_S3)
+    elif store in differential.OBJECT_STORES:
+        plain_server = differential.PLAIN_STORE_SERVERS[store]
+        plain_paths = {
+            **differential.object_store_replacements(store, plain_server.conn_id, differential.PLAIN_BUCKET),
+            **plain.get("attempt_labels", {}),
+        }
+        harness_conn = differential.HARNESS_CONN_IDS[store]
+        harness_paths = differential.object_store_replacements(store, harness_conn, differential.HARNESS_BUCKET)
     elif store == "files":
         xcom_dir = tmp_path / "xcom-files"
         monkeypatch.setenv("FIDELITY_XCOM_DIR", str(xcom_dir))
@@ -92,14 +97,14 @@ def test_harness_agrees_with_plain_dag_test(case: Case, xcom, xcom_db, plain_run
 
     with xcom_db.session() as session:
         harness = differential.read_run(session, dag, run.run_id)
-    harness_paths.update(harness.get("attempt_labels", {}) if store in ("files", "s3") else {})
+    harness_paths.update(harness.get("attempt_labels", {}) if store in ("files", *differential.OBJECT_STORES) else {})
     harness_store = {}
     if store == "redis":
         harness_store = differential.redis_contents(redis_client)
     elif store == "files":
         harness_store = differential.dump_files(xcom_dir)
-    elif store == "s3":
-        bucket = request.getfixturevalue("xcom_s3")
+    elif store in differential.OBJECT_STORES:
+        bucket = request.getfixturevalue(f"xcom_{store}")
         harness_store = {key: bucket.read(key).decode(errors="replace") for key in bucket.keys()}
 
     norm = differential.normalise
