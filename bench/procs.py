@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,3 +120,74 @@ def pytest_session(
     if summary not in last or " failed" in last or " error" in last:
         raise BenchProcessError(f"pytest in {suite} did not report '{summary.strip()}':\n{finished.output[-2000:]}")
     return finished
+
+
+class Watcher:
+    """A ``pytest-xcom watch`` process whose output lines are read as they come, with their times."""
+
+    SUMMARY = re.compile(r"^\d+ (passed|failed)\b.* in [\d.]+s")
+    READY = "pytest-xcom watch: ready"
+
+    def __init__(self, python: Path, project: Path, *, env: dict[str, str], args: Sequence[str]) -> None:
+        self.process = subprocess.Popen(
+            [str(python), "-m", "pytest_xcom.cli", "watch", "--no-clear", *args],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self.lines: list[tuple[float, str]] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            with self._changed:
+                self.lines.append((time.perf_counter(), line))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def count(self, matches: Callable[[str], bool]) -> int:
+        with self._changed:
+            return sum(1 for _, line in self.lines if matches(line))
+
+    def wait_for(self, matches: Callable[[str], bool], count: int, timeout: float = 600) -> float:
+        """When the ``count``-th line that ``matches`` was read (perf_counter); raises on exit or timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [when for when, line in self.lines if matches(line)]
+                if len(found) >= count:
+                    return found[count - 1]
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    tail = "\n".join(line for _, line in self.lines[-40:])
+                    raise BenchProcessError(f"pytest-xcom watch stopped before its line #{count}:\n{tail}")
+                self._changed.wait(0.5)
+
+    def is_summary(self, line: str) -> bool:
+        return bool(self.SUMMARY.match(line))
+
+    def is_ready(self, line: str) -> bool:
+        return line.startswith(self.READY)
+
+    def runs_cpu(self) -> float:
+        """CPU time of every run so far: the forks the warm process has reaped (psutil's children times)."""
+        import psutil
+
+        total = 0.0
+        for process in psutil.Process(self.process.pid).children():
+            times = process.cpu_times()
+            total += times.children_user + times.children_system
+        return total
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

@@ -21,6 +21,7 @@ SECTION_ORDER = (
     "Cost per task instance",
     "XCom backends",
     "Cold start",
+    "Watch mode",
     "pytest session",
     "Example suite, xdist",
     "Whole repository",

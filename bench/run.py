@@ -35,7 +35,7 @@ import report
 import sections
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("fresh_db", "in_process", "backends", "cold_start", "sessions", "xdist", "dags", "scaling")
+SECTIONS = ("fresh_db", "in_process", "backends", "cold_start", "watch", "sessions", "xdist", "dags", "scaling")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -146,6 +146,11 @@ number is taken:
   inspect bench/suites/dags/prices.py`, with every default start-up lever (GC tuning, newest
   API version first) against none, then each lever on and off (environment switches; the bridge
   too), alternating, ratio per round. Quick mode measures the one-test row with all levers only.
+- **Watch mode**: one `pytest-xcom watch -q -k test_prices_are_pushed` process on a copy of
+  `bench/suites/xcom`; each round appends a comment to the test file and times from that write to
+  the re-run's summary line (read from the watch process's output as it comes, debounce included),
+  then, alternating, a cold `pytest -k test_prices_are_pushed` process (the cold-start row's one
+  test). Ratio per round; target at most 0.2.
 - **Example suite, xdist** (full mode): `pytest example_dags -n 2` against the same suite serially,
   alternating whole processes; the target (-n 2 at least 1.6x faster) is a ratio of at most 0.625.
 - **Fresh migrated DB**: the harness's warm-cache reset (closing the previous run's connections
@@ -210,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         if "cold_start" in chosen:
             progress("cold start: one-test session and pytest-xcom inspect, each start-up lever on and off")
             sections.cold_start(plan, results)
+        if "watch" in chosen:
+            progress("watch mode: a re-run after a file change vs a cold one-test pytest process")
+            sections.watch(plan, results)
         if "sessions" in chosen:
             progress("pytest sessions")
             problem = inabox_venv.ensure(args.inabox_venv)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -447,3 +448,51 @@ def dags(plan: Plan, results: Results) -> None:
         "xdist", "serial"))  # fmt: skip
     results.rows.append(row(
         "--xcom-dags, -n 2\n/ plain script", "`pytest --xcom-dags dags -n 2` vs the plain script", "xdist", "plain"))
+
+
+def watch(plan: Plan, results: Results) -> None:
+    """Watch mode: from a file change to the re-run's summary line (``pytest-xcom watch``), against a
+    cold ``pytest`` process running the same one test, alternating, ratio per round."""
+    import shutil
+
+    project = plan.fresh_dir("watch-")
+    for suite in ("xcom", "dags"):  # a copy: the rounds edit the test file
+        shutil.copytree(SUITES / suite, project / suite)
+    suite = project / "xcom"
+    test_file = suite / "test_prices.py"
+    python = Path(sys.executable)
+    env = procs.clean_env(PYTEST_XCOM_CACHE_DIR=str(plan.cache_dir))
+    args = ("-q", "-k", COLD_TEST)
+    watcher = procs.Watcher(python, suite, env=env, args=args)
+    try:
+        watcher.wait_for(watcher.is_ready, 1)
+        runs = 1
+
+        def rerun() -> procs.Finished:
+            nonlocal runs
+            cpu = watcher.runs_cpu()
+            started = time.perf_counter()
+            with test_file.open("a") as edit:
+                edit.write(f"# edit {runs}\n")
+            runs += 1
+            seen = watcher.wait_for(watcher.is_summary, runs)
+            watcher.wait_for(watcher.is_ready, runs)  # ready for the next edit before the next round
+            last = [line for _, line in watcher.lines if watcher.is_summary(line)][-1]
+            if not last.startswith("1 passed"):
+                raise procs.BenchProcessError(f"pytest-xcom watch re-run did not pass: {last}")
+            return procs.Finished(seen - started, watcher.runs_cpu() - cpu, last)
+
+        def cold() -> procs.Finished:
+            return procs.pytest_session(python, suite, expected_passed=1, env=env, args=("-k", COLD_TEST))
+
+        done = _alternating(plan, {"with": rerun, "without": cold}, plan.session_warmups)
+    finally:
+        watcher.stop()
+    results.rows.append(_switch_row(
+        "Watch mode", "watch re-run\n/ cold pytest",
+        f"`pytest-xcom watch -k {COLD_TEST}`: from a file change to the re-run's summary line, vs a cold "
+        f"`pytest -k {COLD_TEST}` process (the same one test)",
+        done, target=0.20,
+        note="Warm template cache; alternating, ratio per round. Re-run CPU: the forked run's own (the warm "
+        "process's reaped children), cold CPU: the whole process. The re-run includes the debounce "
+        "(50 ms without a further change)."))  # fmt: skip

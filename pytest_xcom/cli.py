@@ -1,6 +1,8 @@
 """``pytest-xcom inspect DAG_FILE``: run a DAG once in the harness and print its XCom report.
 
 ``pytest-xcom diff OLD NEW``: compare two sets of XCom snapshots (see ``snapshots/crossdiff.py``).
+
+``pytest-xcom watch [PYTEST_ARGS...]``: re-run tests after every edit, from a warm process (see ``watch/``).
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("old", help="the old snapshots: a directory (e.g. tests/__xcom_snapshots__) or one file")
     diff.add_argument("new", help="the new snapshots: a directory or a file, as OLD")
     diff.add_argument("--html", metavar="PATH", help="also write the diff as a self-contained HTML page to PATH")
+    # Parsed by pytest_xcom.watch.cli (its pytest arguments are not ours to parse); listed for --help.
+    commands.add_parser(
+        "watch",
+        help="run pytest, then again after every change, each run forked from a warm process "
+        "(pytest-xcom watch --help)",
+    )
     return parser
 
 
@@ -95,6 +103,11 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["watch"]:
+        from pytest_xcom.watch.cli import main as watch_main
+
+        return watch_main(argv[1:])
     gc_tuning.defer_collections()  # a one-shot process: the cold start is all there is
     args = _parser().parse_args(argv)
     if args.command == "diff":

@@ -47,6 +47,38 @@ def api_event_loop() -> Any:
     return None
 
 
+def _server_for(factory: Any, bridged: bool) -> Any:
+    key = (factory, bridged)
+    if key not in _servers:
+        api = factory()  # Airflow >= 3.3 caches it itself: the same object every time
+        builds_newest_version_first(api.app)
+        if bridged:
+            from pytest_xcom._airflow.asgi_bridge import BridgedAPI
+
+            api = BridgedAPI(api)
+        _servers[key] = api
+    return _servers[key]
+
+
+def build_server_ahead() -> bool:
+    """Build this process's execution API server and its routes now, before any task asks for it.
+
+    For the warm process of watch mode: what the first ``dag.test()`` of every run would build
+    (the app, its newest version's routers) is built once and inherited by each forked run. No
+    request is served, so no transport, thread, event loop or lifespan exists yet. False when
+    this Airflow has no in-process server (Airflow 2).
+    """
+    from airflow.sdk.execution_time import supervisor
+
+    factory = getattr(supervisor, "in_process_api_server", None)
+    if factory is None:
+        return False
+    app = _server_for(factory, bridges_execution_api()).app
+    if getattr(app, "_cadwyn_initialized", True) is False:
+        app._cadwyn_initialize()  # what Cadwyn does on the app's first request
+    return True
+
+
 @contextlib.contextmanager
 def in_process_api_server() -> Iterator[None]:
     """While ``dag.test()`` runs, its tasks reach this process's one execution API server.
@@ -65,16 +97,7 @@ def in_process_api_server() -> Iterator[None]:
         return
 
     def server() -> Any:
-        key = (factory, bridged)
-        if key not in _servers:
-            api = factory()  # Airflow >= 3.3 caches it itself: the same object every time
-            builds_newest_version_first(api.app)
-            if bridged:
-                from pytest_xcom._airflow.asgi_bridge import BridgedAPI
-
-                api = BridgedAPI(api)
-            _servers[key] = api
-        return _servers[key]
+        return _server_for(factory, bridged)
 
     supervisor.in_process_api_server = server  # type: ignore[assignment]
     try:

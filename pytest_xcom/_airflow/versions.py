@@ -69,6 +69,7 @@ def dependency_problems() -> list[str]:
     return found
 
 
+@functools.cache  # as airflow_version; watch mode restarts its warm process when they change
 def schema_fingerprint() -> str:
     """What the migrated schema depends on: every installed Airflow distribution and SQLAlchemy."""
     parts = []
