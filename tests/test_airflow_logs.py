@@ -2,7 +2,9 @@
 
 import re
 
-from airflow_compat import requires_airflow3
+from packaging.version import Version
+
+from airflow_compat import AIRFLOW_VERSION, requires_airflow3
 
 pytestmark = requires_airflow3("Airflow 2 logs each task to its own files; its output is left as it was")
 
@@ -175,6 +177,10 @@ def test_a_run_that_could_not_start_shows_the_runs_own_log(user_tests):
     result.assert_outcomes(failed=1)
     output = result.stdout.str()
     assert "DagRunError: DAG 'cyclic' could not run" in output
+    if AIRFLOW_VERSION < Version("3.1"):
+        # Airflow 3.0 refuses the cycle before it logs a line: there is no log, so no empty section.
+        assert "Airflow log" not in output, output
+        return
     assert AIRFLOW_LINE.search(_section(output, "Airflow log: DAG run 'cyclic'"))
 
 

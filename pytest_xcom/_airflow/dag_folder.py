@@ -48,29 +48,31 @@ def list_dag_files(path: str) -> list[str]:
     ``[core] might_contain_dag_callable``), ``.py`` files and zip archives. Sorted by path parts,
     the order pytest collects a folder in, so every process lists the same files in the same order.
     """
-    try:
-        from airflow.utils.file import list_py_file_paths  # Airflow 2.x to 3.3
-    except ImportError:
-        found = list(_listed_by_shared_discovery(path))  # Airflow 3.4 moved discovery to _shared
-    else:
-        if is_airflow2():
-            found = list_py_file_paths(path, safe_mode=safe_mode(), include_examples=False)  # type: ignore[call-arg]
-        else:
-            found = list_py_file_paths(path, safe_mode=safe_mode())
-    return sorted((str(p) for p in found), key=lambda p: Path(p).parts)
+    return sorted(_listed(path), key=lambda p: Path(p).parts)
 
 
-def _listed_by_shared_discovery(path: str) -> Iterator[str]:
-    from airflow._shared.module_loading.file_discovery import find_path_from_directory
+def _listed(path: str) -> Iterator[str]:
+    """Airflow's ``find_dag_file_paths``, with ``[core] dag_ignore_file_syntax`` read now: before
+    3.4, ``find_path_from_directory`` reads it once, at import, as a default argument."""
+    try:  # Airflow 3.4 moved discovery to _shared (and compares suffixes case-blind)
+        from airflow._shared.module_loading.file_discovery import find_path_from_directory
+
+        def is_python(candidate: Path) -> bool:
+            return candidate.suffix.lower() == ".py"
+    except ImportError:  # Airflow 2.x to 3.3
+        from airflow.utils.file import find_path_from_directory  # type: ignore[no-redef]
+
+        def is_python(candidate: Path) -> bool:
+            return candidate.suffix == ".py"
 
     if os.path.isfile(path):
         yield path
         return
     for file_path in find_path_from_directory(path, ".airflowignore", ignore_file_syntax()):
         candidate = Path(file_path)
-        if candidate.is_file() and (candidate.suffix.lower() == ".py" or zipfile.is_zipfile(candidate)):
+        if candidate.is_file() and (is_python(candidate) or zipfile.is_zipfile(candidate)):
             if might_contain_dag(file_path):
-                yield file_path
+                yield str(file_path)
 
 
 def might_contain_dag(file_path: str, zip_file: zipfile.ZipFile | None = None) -> bool:
@@ -101,7 +103,10 @@ def _timeout_error(message: str) -> BaseException:
         from airflow.exceptions import AirflowTaskTimeout as Airflow2Timeout
 
         return Airflow2Timeout(message)  # type: ignore[no-any-return]
-    from airflow.sdk.exceptions import AirflowTaskTimeout
+    try:
+        from airflow.sdk.exceptions import AirflowTaskTimeout
+    except ImportError:  # Airflow 3.0: still in airflow.exceptions
+        from airflow.exceptions import AirflowTaskTimeout  # type: ignore[no-redef]
 
     return AirflowTaskTimeout(message)
 

@@ -67,14 +67,19 @@ class _Taking(logging.Filter):
 
 
 def _console_handlers() -> list[logging.Handler]:
-    """Airflow's console handlers on the root logger (those rendering through structlog)."""
+    """Airflow's console handlers on the root logger: those rendering through structlog (3.1+),
+    and Airflow 3.0's ``RedirectStdHandler`` with its classic formatter."""
     import structlog
 
     return [
         handler
         for handler in logging.getLogger().handlers
-        if type(handler) is logging.StreamHandler
-        and isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+        if (
+            type(handler) is logging.StreamHandler
+            and isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+        )
+        or type(handler).__module__ + "." + type(handler).__qualname__
+        == "airflow.utils.log.logging_mixin.RedirectStdHandler"
     ]
 
 
@@ -98,8 +103,13 @@ def _structlog_taken(sink: LogSink) -> Iterator[None]:
         yield
         return
     renderer = processors[-1]
+    threshold = _airflow_logging_level()
 
     def taking(logger: Any, method_name: str, event_dict: Any) -> Any:
+        # Airflow 3.0's in-process supervisor logs at DEBUG whatever [logging] logging_level says;
+        # the task's log shows what that level asks for, as Airflow 3.1+ does.
+        if _level(method_name, logging.CRITICAL) < threshold:
+            raise structlog.DropEvent
         rendered = renderer(logger, method_name, event_dict)
         if isinstance(rendered, bytes):
             text = rendered.decode("utf-8", "replace")
@@ -116,6 +126,19 @@ def _structlog_taken(sink: LogSink) -> Iterator[None]:
     finally:
         if processors[-1] is taking:
             processors[-1] = renderer
+
+
+def _airflow_logging_level() -> int:
+    """Airflow's ``[logging] logging_level`` (INFO unless the user's config says otherwise)."""
+    from airflow.configuration import conf
+
+    return _level(str(conf.get("logging", "logging_level", fallback="INFO")), logging.INFO)
+
+
+def _level(name: str, unknown: int) -> int:
+    """The number of a level name ("debug", "WARNING"...), ``unknown`` for names that are not levels."""
+    number = logging.getLevelName(name.upper())  # a number for a level's name, a string otherwise
+    return number if isinstance(number, int) else unknown
 
 
 def _renderers(handlers: Sequence[logging.Handler]) -> list[Any]:
