@@ -41,8 +41,23 @@ def initdb() -> None:
     """Create the full, migrated metadata schema (ORM create_all plus alembic stamp)."""
     from airflow.utils import db
 
-    with _quiet_loggers("alembic", "airflow.utils.db"):
+    with _quiet_loggers("alembic", "airflow.utils.db"), _no_info_records():
         db.initdb()
+
+
+@contextlib.contextmanager
+def _no_info_records() -> Iterator[None]:
+    """No INFO records anywhere while the harness builds its schema: Airflow 2's alembic env runs
+    ``fileConfig`` mid-way, which sets the alembic loggers back to INFO (their lines would land in
+    the first test's "Captured stderr setup")."""
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(max(previous, logging.INFO))
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 @contextlib.contextmanager
