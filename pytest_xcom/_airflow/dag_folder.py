@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import logging
 import os
 import signal
 import sys
@@ -70,9 +71,14 @@ def _listed(path: str) -> Iterator[str]:
         return
     for file_path in find_path_from_directory(path, ".airflowignore", ignore_file_syntax()):
         candidate = Path(file_path)
-        if candidate.is_file() and (is_python(candidate) or zipfile.is_zipfile(candidate)):
-            if might_contain_dag(file_path):
-                yield str(file_path)
+        try:
+            listed = candidate.is_file() and (is_python(candidate) or zipfile.is_zipfile(candidate))
+            listed = listed and might_contain_dag(file_path)
+        except Exception:  # as Airflow's find_dag_file_paths: a file it cannot examine is logged and skipped
+            logging.getLogger(__name__).exception("Error while examining %s", file_path)
+            continue
+        if listed:
+            yield str(file_path)
 
 
 def might_contain_dag(file_path: str, zip_file: zipfile.ZipFile | None = None) -> bool:

@@ -41,15 +41,16 @@ def initdb() -> None:
     """Create the full, migrated metadata schema (ORM create_all plus alembic stamp)."""
     from airflow.utils import db
 
-    with _quiet_loggers("alembic", "airflow.utils.db"), _no_info_records():
+    with _no_info_records():
         db.initdb()
 
 
 @contextlib.contextmanager
 def _no_info_records() -> Iterator[None]:
-    """No INFO records anywhere while the harness builds its schema: Airflow 2's alembic env runs
-    ``fileConfig`` mid-way, which sets the alembic loggers back to INFO (their lines would land in
-    the first test's "Captured stderr setup")."""
+    """No INFO records anywhere while the harness builds its schema (alembic's and Airflow's db
+    module's progress lines). Not a logger level: Airflow 2's alembic env runs ``fileConfig``
+    mid-way, which sets the alembic loggers back to INFO (their lines would land in the first
+    test's "Captured stderr setup")."""
     import logging
 
     previous = logging.root.manager.disable
@@ -66,21 +67,6 @@ def create_session() -> Iterator[Any]:
 
     with _create_session() as session:
         yield session
-
-
-@contextlib.contextmanager
-def _quiet_loggers(*names: str, level: str = "WARNING") -> Iterator[None]:
-    import logging
-
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(level)
-    try:
-        yield
-    finally:
-        for lg, saved in zip(loggers, levels, strict=True):
-            lg.setLevel(saved)
 
 
 def task_instances(dag: Any, run_id: str) -> list[tuple[str, int, int | None, str | None]]:

@@ -21,12 +21,13 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from packaging.version import Version
 from plain_runner import read_run  # noqa: F401  (one reading of the DB for both sides)
+
+from airflow_compat import AIRFLOW_VERSION
 
 HERE = Path(__file__).absolute().parent
 ROOT = HERE.parent.parent
@@ -40,10 +41,6 @@ FROZEN_AT = "2026-03-01T12:00:00+00:00"
 # the harness's fakeredis, never reach a server by itself.
 UNREACHABLE_REDIS_PORT = "9"
 PLAIN_TIMEOUT = 600  # seconds for one group's plain run (dag.test() can wait forever on a stuck task)
-
-
-def _installed_airflow() -> Version:
-    return Version(Version(metadata.version("apache-airflow")).base_version)
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class Case:
 
     @property
     def available(self) -> bool:
-        return self.min_airflow is None or _installed_airflow() >= Version(self.min_airflow)
+        return self.min_airflow is None or AIRFLOW_VERSION >= Version(self.min_airflow)
 
     @property
     def file(self) -> Path:
@@ -158,7 +155,7 @@ FIDELITY_CASES = [
     # {key:path}): 'label' fails after pushing 'f' and 'q', and the case checks that the harness
     # fails the same way. 3.3 and 3.4 push all four (checked); 3.1 and 3.2: agreement only.
     Case("k-url-keys", "fidelity_url_keys", FIDELITY_DAGS, "fidelity_url_keys", load="module",
-         plain=("success", ("label", None)) if _installed_airflow() >= Version("3.3") else None),
+         plain=("success", ("label", None)) if AIRFLOW_VERSION >= Version("3.3") else None),
     # Airflow 3.4: task loops, per-attempt XComs, a store_value backend.
     Case("l-loop-fixed", "fidelity_loop_fixed", FIDELITY_DAGS, "fidelity_loops", load="module",
          min_airflow="3.4", plain=("success", ("grow.double", None))),
